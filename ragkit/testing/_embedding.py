@@ -1,0 +1,183 @@
+"""FakeOllama's stand-in embedding model: hashed word and word-pair features."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ragkit.testing._text import words
+
+__all__ = ["embed_batch", "embed_text", "raw_vector", "reduce_dimensions"]
+
+_KEY = b"ragkit-fake-ollama"
+_PERSON = b"embed-word-v1"
+
+_PAIR_WEIGHT = 0.5
+"""How much an adjacent word pair counts, relative to a single word."""
+
+_EMPTY_TOKEN = "\x00empty"
+"""The feature a text without words is given, so its vector is a unit vector too."""
+
+# Odd 64-bit constants for mixing two word hashes into a pair hash. Different
+# multipliers for the left and right word keep "a b" and "b a" apart.
+_LEFT = np.uint64(0x9E3779B97F4A7C15)
+_RIGHT = np.uint64(0xC2B2AE3D27D4EB4F)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_SHIFT_A = np.uint64(31)
+_SHIFT_B = np.uint64(29)
+_SIGN_BIT = np.uint64(1 << 40)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _word_hash(word: str) -> int:
+    """A 64-bit hash of one word, stable across processes and Python versions."""
+    digest = hashlib.blake2b(
+        word.encode("utf-8", "surrogatepass"),
+        digest_size=8,
+        key=_KEY,
+        person=_PERSON,
+    ).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _pair_hashes(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Hash every adjacent pair of word hashes, vectorised.
+
+    Deriving pair hashes from word hashes (instead of hashing the joined
+    strings) keeps embedding fast: pairs are mostly unique, so a per-string
+    cache would rarely hit.
+    """
+    # Unsigned array arithmetic wraps modulo 2**64 without warnings.
+    mixed = hashes[:-1] * _LEFT + hashes[1:] * _RIGHT
+    mixed ^= mixed >> _SHIFT_A
+    mixed *= _MIX
+    mixed ^= mixed >> _SHIFT_B
+    return mixed
+
+
+def _accumulate(
+    out: npt.NDArray[np.float64],
+    hashes: npt.NDArray[np.uint64],
+    weight: float,
+) -> None:
+    """Add sign-hashed, sublinearly weighted feature counts into ``out``."""
+    if hashes.size == 0:
+        return
+    unique, counts = np.unique(hashes, return_counts=True)
+    dimension = np.uint64(out.shape[0])
+    index = (unique % dimension).astype(np.intp)
+    sign = np.where((unique & _SIGN_BIT) != 0, 1.0, -1.0)
+    values = sign * weight * (1.0 + np.log(counts))
+    out += np.bincount(index, weights=values, minlength=out.shape[0])
+
+
+def _check_dimension(dimension: int) -> None:
+    if dimension < 1:
+        raise ValueError(f"dimension must be at least 1, got {dimension}")
+
+
+def raw_vector(text: str, dimension: int) -> npt.NDArray[np.float32]:
+    """Embed a text without normalising, as nomic-bert models do on /api/embeddings.
+
+    Each lower-cased word and each adjacent word pair is hashed to an index
+    and a sign; a feature that occurs ``n`` times adds ``1 + ln(n)`` (pairs
+    half that) at its index. A text without words gets the features of one
+    fixed token, so it is never the zero vector.
+
+    Args:
+        text: The text to embed.
+        dimension: The vector length (at least 1).
+
+    Returns:
+        A float32 vector of shape ``(dimension,)``.
+
+    Raises:
+        ValueError: If ``dimension`` is less than 1.
+    """
+    return _raw64(text, dimension).astype(np.float32)
+
+
+def _raw64(text: str, dimension: int) -> npt.NDArray[np.float64]:
+    _check_dimension(dimension)
+    tokens = words(text) or [_EMPTY_TOKEN]
+    hashes = np.fromiter(map(_word_hash, tokens), dtype=np.uint64, count=len(tokens))
+    out = np.zeros(dimension, dtype=np.float64)
+    _accumulate(out, hashes, 1.0)
+    if hashes.size > 1:
+        _accumulate(out, _pair_hashes(hashes), _PAIR_WEIGHT)
+    if not out.any():
+        # Every feature cancelled out (possible in tiny dimensions): fall back
+        # to a fixed axis so the vector can still be normalised.
+        out[_word_hash(_EMPTY_TOKEN) % dimension] = 1.0
+    return out
+
+
+def embed_text(text: str, dimension: int) -> npt.NDArray[np.float32]:
+    """Embed a text as a unit vector (what /api/embed returns).
+
+    Texts that share words get close vectors, so retrieval over FakeOllama
+    embeddings behaves like a (crude) real model. The result depends only on
+    the text and the dimension: it is the same in every process.
+
+    Args:
+        text: The text to embed.
+        dimension: The vector length (at least 1).
+
+    Returns:
+        An L2-normalised float32 vector of shape ``(dimension,)``.
+
+    Raises:
+        ValueError: If ``dimension`` is less than 1.
+    """
+    raw = _raw64(text, dimension)
+    return (raw / np.linalg.norm(raw)).astype(np.float32)
+
+
+def embed_batch(texts: Sequence[str], dimension: int) -> npt.NDArray[np.float32]:
+    """Embed several texts; row ``i`` equals ``embed_text(texts[i], dimension)``.
+
+    Args:
+        texts: The texts to embed.
+        dimension: The vector length (at least 1).
+
+    Returns:
+        A float32 array of shape ``(len(texts), dimension)``.
+
+    Raises:
+        ValueError: If ``dimension`` is less than 1.
+    """
+    _check_dimension(dimension)
+    out = np.empty((len(texts), dimension), dtype=np.float32)
+    # Row by row on purpose: a text must embed bit-for-bit the same alone and
+    # inside a batch, so no batched arithmetic that could reorder sums.
+    for row, text in enumerate(texts):
+        out[row] = embed_text(text, dimension)
+    return out
+
+
+def reduce_dimensions(
+    vector: npt.NDArray[np.floating], dimensions: int
+) -> npt.NDArray[np.floating]:
+    """Apply the ``dimensions`` field of /api/embed to one vector.
+
+    Args:
+        vector: A vector as returned by :func:`embed_text`.
+        dimensions: The requested length.
+
+    Returns:
+        The first ``dimensions`` values re-normalised to unit length when
+        ``0 < dimensions < len(vector)``; otherwise ``vector`` unchanged.
+    """
+    if not 0 < dimensions < vector.shape[0]:
+        return vector
+    cut = vector[:dimensions].astype(np.float64)
+    norm = np.linalg.norm(cut)
+    if norm == 0.0:
+        # All kept values are zero: there is no direction to keep, so return
+        # the zeros rather than dividing by zero into NaN.
+        return vector[:dimensions].copy()
+    return (cut / norm).astype(vector.dtype)
