@@ -18,8 +18,14 @@ then each citation is checked against the passages the prompt held
 4. **Exact.** The normalised quote occurs in the normalised passage: verified.
 5. **Small differences.** Otherwise the quote is verified when some stretch of
    the passage is within ``max(2, 3% of the quote's length)`` character edits
-   (insertions, deletions, substitutions) of it. That tolerates a typo, a
-   dropped hyphen or a PDF line-break artefact, not a different sentence.
+   (insertions, deletions, substitutions) of it, and the two differ only by
+   misspellings, not by words: aligned word by word, each differing word is
+   a misspelling of the word in its place (one edit when both have at least
+   4 letters, else the same letters in another order), or one word stands
+   for two that a hyphen or line break split; no word is added or dropped, and
+   words with digits must match exactly. That tolerates a typo, a dropped
+   hyphen or a PDF line-break artefact, not an added "not", a changed number
+   or a different sentence.
 6. **Ellipsis.** A quote with ``...`` in it is split there; each piece must be
    at least 2 words and 8 characters long and must be found (by rule 4 or 5)
    in the passage, in order, after the previous piece.
@@ -32,6 +38,7 @@ the matched text in its document.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import unicodedata
@@ -534,7 +541,68 @@ def _find(quote: str, passage: str, offset: int) -> tuple[int, int] | None:
     budget = max(_MIN_EDITS, int(len(quote) * _EDIT_FRACTION))
     if len(quote) > len(passage) - offset + budget:
         return None
-    return _near_match(quote, passage, offset, budget)
+    span = _near_match(quote, passage, offset, budget)
+    if span is None or not _same_words(quote, passage[span[0] : span[1]]):
+        return None
+    return span
+
+
+def _same_words(quote: str, found: str) -> bool:
+    """Whether a near match differs only by misspellings, not by words.
+
+    A few character edits can add or drop a whole short word ("not"), which
+    changes the meaning. So the two word sequences are aligned, and every
+    difference must pair a word with its misspelling, or one word with two
+    that a hyphen or line break split (in either direction).
+    """
+    ours, theirs = _WORD.findall(quote), _WORD.findall(found)
+    # The texts are within a few edits of each other, so the differences are
+    # few: trimming the common ends keeps the alignment below cheap.
+    head = 0
+    while head < min(len(ours), len(theirs)) and ours[head] == theirs[head]:
+        head += 1
+    tail = 0
+    while (
+        tail < min(len(ours), len(theirs)) - head
+        and ours[-1 - tail] == theirs[-1 - tail]
+    ):
+        tail += 1
+    ours = ours[head : len(ours) - tail]
+    theirs = theirs[head : len(theirs) - tail]
+    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        a, b = ours[a0:a1], theirs[b0:b1]
+        if len(a) == len(b):
+            if not all(_misspelt(x, y) for x, y in zip(a, b, strict=True)):
+                return False
+        elif not (len(a) + len(b) == 3 and "".join(a) == "".join(b)):
+            return False
+    return True
+
+
+def _misspelt(word: str, other: str) -> bool:
+    # Short words are one edit away from each other ("not"/"no", "the"/"she"),
+    # so for them only swapped letters ("teh") count as a misspelling.
+    if any(char.isdigit() for char in word + other):
+        return False
+    if len(word) >= 3 and sorted(word) == sorted(other):
+        return True
+    return min(len(word), len(other)) >= 4 and _one_edit(word, other)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
 
 
 def _near_match(
