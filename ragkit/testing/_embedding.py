@@ -30,18 +30,27 @@ _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _SHIFT_A = np.uint64(31)
 _SHIFT_B = np.uint64(29)
 _SIGN_BIT = np.uint64(1 << 40)
+_MASK_63 = (1 << 63) - 1
+
+_CACHE_LIMIT = 1 << 19
+"""How many word hashes to keep before starting the cache afresh."""
 
 
-@functools.lru_cache(maxsize=1 << 18)
+# Unbounded on purpose: the unbounded lru_cache wrapper is a plain dict lookup,
+# markedly faster than its LRU bookkeeping, and this lookup runs once per word
+# of every text. _raw64 bounds the memory by clearing it when it grows large.
+@functools.cache
 def _word_hash(word: str) -> int:
-    """A 64-bit hash of one word, stable across processes and Python versions."""
+    """A 63-bit hash of one word, stable across processes and Python versions."""
     digest = hashlib.blake2b(
         word.encode("utf-8", "surrogatepass"),
         digest_size=8,
         key=_KEY,
         person=_PERSON,
     ).digest()
-    return int.from_bytes(digest, "little")
+    # 63 bits fit numpy's int64, whose conversion from Python ints is a fast
+    # path (uint64 values above 2**63 take a slow one).
+    return int.from_bytes(digest, "little") & _MASK_63
 
 
 def _pair_hashes(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -59,22 +68,6 @@ def _pair_hashes(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
-def _accumulate(
-    out: npt.NDArray[np.float64],
-    hashes: npt.NDArray[np.uint64],
-    weight: float,
-) -> None:
-    """Add sign-hashed, sublinearly weighted feature counts into ``out``."""
-    if hashes.size == 0:
-        return
-    unique, counts = np.unique(hashes, return_counts=True)
-    dimension = np.uint64(out.shape[0])
-    index = (unique % dimension).astype(np.intp)
-    sign = np.where((unique & _SIGN_BIT) != 0, 1.0, -1.0)
-    values = sign * weight * (1.0 + np.log(counts))
-    out += np.bincount(index, weights=values, minlength=out.shape[0])
-
-
 def _check_dimension(dimension: int) -> None:
     if dimension < 1:
         raise ValueError(f"dimension must be at least 1, got {dimension}")
@@ -84,9 +77,10 @@ def raw_vector(text: str, dimension: int) -> npt.NDArray[np.float32]:
     """Embed a text without normalising, as nomic-bert models do on /api/embeddings.
 
     Each lower-cased word and each adjacent word pair is hashed to an index
-    and a sign; a feature that occurs ``n`` times adds ``1 + ln(n)`` (pairs
-    half that) at its index. A text without words gets the features of one
-    fixed token, so it is never the zero vector.
+    and a sign. A word that occurs ``n`` times adds ``1 + ln(n)`` at its
+    index; each occurrence of a pair adds 0.5 at its own. A text without
+    words gets the feature of one fixed token, so it is never the zero
+    vector.
 
     Args:
         text: The text to embed.
@@ -103,12 +97,20 @@ def raw_vector(text: str, dimension: int) -> npt.NDArray[np.float32]:
 
 def _raw64(text: str, dimension: int) -> npt.NDArray[np.float64]:
     _check_dimension(dimension)
+    if _word_hash.cache_info().currsize > _CACHE_LIMIT:
+        _word_hash.cache_clear()
     tokens = words(text) or [_EMPTY_TOKEN]
-    hashes = np.fromiter(map(_word_hash, tokens), dtype=np.uint64, count=len(tokens))
-    out = np.zeros(dimension, dtype=np.float64)
-    _accumulate(out, hashes, 1.0)
-    if hashes.size > 1:
-        _accumulate(out, _pair_hashes(hashes), _PAIR_WEIGHT)
+    count = len(tokens)
+    hashes = np.fromiter(map(_word_hash, tokens), np.int64, count).view(np.uint64)
+    unique, repeats = np.unique(hashes, return_counts=True)
+    # Sublinear term frequency for words; pairs repeat rarely, so each
+    # occurrence simply counts.
+    features = np.concatenate((unique, _pair_hashes(hashes)))
+    weights = np.full(features.shape[0], _PAIR_WEIGHT)
+    weights[: unique.shape[0]] = 1.0 + np.log(repeats)
+    weights[(features & _SIGN_BIT) == 0] *= -1.0
+    index = (features % np.uint64(dimension)).astype(np.intp)
+    out = np.bincount(index, weights=weights, minlength=dimension)
     if not out.any():
         # Every feature cancelled out (possible in tiny dimensions): fall back
         # to a fixed axis so the vector can still be normalised.
