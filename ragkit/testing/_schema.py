@@ -253,8 +253,14 @@ def _check_string(
     if "maxLength" in schema and len(instance) > schema["maxLength"]:
         errors.append(f"{where}: longer than {schema['maxLength']} characters")
     pattern = schema.get("pattern")
-    if isinstance(pattern, str) and re.search(pattern, instance) is None:
-        errors.append(f"{where}: does not match pattern {pattern!r}")
+    if isinstance(pattern, str):
+        try:
+            matched = re.search(pattern, instance) is not None
+        except re.error:
+            errors.append(f"{where}: the schema's pattern {pattern!r} is invalid")
+            return
+        if not matched:
+            errors.append(f"{where}: does not match pattern {pattern!r}")
 
 
 def _check_number(
@@ -322,8 +328,17 @@ def flatten(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any
         A new schema without ``$ref`` and ``allOf`` at its top.
 
     Raises:
-        ValueError: If a ``$ref`` cannot be resolved.
+        ValueError: If a ``$ref`` cannot be resolved, or ``$ref``/``allOf``
+            refer to each other in a cycle.
     """
+    return _flatten(schema, root, 0)
+
+
+def _flatten(
+    schema: Mapping[str, Any], root: Mapping[str, Any], depth: int
+) -> dict[str, Any]:
+    if depth > _MAX_DEPTH:
+        raise ValueError("$ref and allOf refer to each other in a cycle")
     merged: dict[str, Any] = {}
     parts: list[Mapping[str, Any] | bool] = []
     if "$ref" in schema:
@@ -331,7 +346,7 @@ def flatten(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any
     parts.extend(schema.get("allOf", ()))
     for part in parts:
         if isinstance(part, Mapping):
-            for key, value in flatten(part, root).items():
+            for key, value in _flatten(part, root, depth + 1).items():
                 if key == "properties":
                     merged.setdefault("properties", {}).update(value)
                 elif key == "required":
