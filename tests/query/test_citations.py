@@ -204,7 +204,7 @@ def test_citation_error_is_a_query_error_with_a_cause_for_bad_json() -> None:
     assert "line 1 column 2" in str(info.value)
 
 
-# --- normalisation --------------------------------------------------------------
+# --- normalisation ------------------------------------------------------------
 
 
 def test_normalise_folds_case_width_typography_and_whitespace() -> None:
@@ -465,7 +465,7 @@ def test_bit_vector_distance_matches_the_textbook_table(anchored: bool) -> None:
         assert found == _reference(pattern, text, anchored), (pattern, text)
 
 
-# --- sources and the fallback --------------------------------------------------------
+# --- sources and the fallback -------------------------------------------------
 
 
 def test_format_source_shows_location_page_and_headings() -> None:
