@@ -256,6 +256,29 @@ class OpenAI:
         extra_body: Mapping[str, Any] | None = None,
     ) -> Stream[ChatCompletionChunk]: ...
 
+    @overload
+    def chat_completions(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        stream: bool,
+        include_usage: bool | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolInput] | None = None,
+        reasoning_effort: str | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+
     def chat_completions(
         self,
         model: str,
@@ -370,6 +393,26 @@ class OpenAI:
         logprobs: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> Stream[Completion]: ...
+
+    @overload
+    def completions(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        stream: bool,
+        include_usage: bool | None = None,
+        suffix: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        logprobs: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Completion | Stream[Completion]: ...
 
     def completions(
         self,
@@ -539,6 +582,29 @@ class AsyncOpenAI:
         extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[ChatCompletionChunk]: ...
 
+    @overload
+    async def chat_completions(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        stream: bool,
+        include_usage: bool | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolInput] | None = None,
+        reasoning_effort: str | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
     async def chat_completions(
         self,
         model: str,
@@ -624,6 +690,26 @@ class AsyncOpenAI:
         logprobs: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[Completion]: ...
+
+    @overload
+    async def completions(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        stream: bool,
+        include_usage: bool | None = None,
+        suffix: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        logprobs: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Completion | AsyncStream[Completion]: ...
 
     async def completions(
         self,
