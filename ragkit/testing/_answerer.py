@@ -38,10 +38,16 @@ _STOP_WORDS = frozenset(
 _SECOND_SENTENCE = 0.85
 """A runner-up joins the answer when it scores at least this share of the best."""
 
+_SHORT_SENTENCE = 3
+"""Sentences with fewer words than this count half."""
+
 _QUERY_PARAMETERS = frozenset(
     "query q question text prompt search input message term keywords".split()
 )
 """Tool parameters that take the question itself rather than a name from it."""
+
+_GENERIC_VERBS = frozenset("get set fetch do run call use make".split())
+"""Words in tool names that say nothing about what the tool is for."""
 
 _PREPOSITIONS = frozenset("in for of about at from to on called named near".split())
 
@@ -51,7 +57,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _BLOCK_MARKER = re.compile(r"[ \t]*(?:#{1,6}[ \t]|[-*+>|][ \t]|\d{1,3}[.)][ \t])")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 _LEADING_MARKUP = re.compile(r"(?:#{1,6}|[-*+>]|\d{1,3}[.)])[ \t]+")
-_CAPITALISED = re.compile(r"\b[^\W\d_][\w'-]*(?:[ \t]+[^\W\d_][\w'-]*)*")
+_TOKEN = re.compile(r"[^\W_][\w'-]*")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -202,29 +208,38 @@ def answer_generate(
         The reply.
     """
     opts = options or {}
-    question, rest = _split_question(prompt)
-    contexts = [system or "", *rest]
     if suffix:
-        # Fill-in-the-middle: the text after the gap says what belongs in it
-        # as much as the text before does.
-        question = f"{question} {suffix}"
-        contexts.append(suffix)
-    extract = _extract(question, contexts, opts)
-    if suffix and format in (None, ""):
-        extract = _Extract(
-            question=extract.question,
-            used=extract.used[:1],
-            considered=extract.considered,
-            sources=extract.sources,
-            has_context=extract.has_context,
-        )
+        return _fill_in_the_middle(prompt, suffix, system or "", format, think, opts)
+    question, rest = _split_question(prompt)
+    extract = _extract(question, [system or "", *rest], opts)
+    return _finish(extract, format, think, opts)
+
+
+def _fill_in_the_middle(
+    prompt: str,
+    suffix: str,
+    system: str,
+    format: object,
+    think: bool | str | None,
+    opts: Mapping[str, Any],
+) -> Reply:
+    """One sentence of the prompt's text, the one closest to what follows the gap."""
+    extract = _extract(suffix, [system, prompt], opts)
+    if not extract.used:
+        sentences = _sentences(prompt, None, 0) or _sentences(system, None, 0)
+        fallback = tuple(_Scored(sentence, 0.0) for sentence in sentences[-1:])
+        extract = _Extract(suffix, fallback, len(sentences), (), bool(sentences))
+    extract = _Extract(
+        extract.question,
+        extract.used[:1],
+        extract.considered,
+        extract.sources,
+        extract.has_context,
+    )
     reply = _finish(extract, format, think, opts)
-    if suffix and reply.content and prompt and not prompt[-1].isspace():
-        return Reply(
-            content=" " + reply.content,
-            thinking=reply.thinking,
-            done_reason=reply.done_reason,
-        )
+    if format in (None, "") and reply.content and prompt[-1:].strip():
+        # Keep the filled-in sentence from gluing onto the prompt's last word.
+        return Reply(" " + reply.content, reply.thinking, (), reply.done_reason)
     return reply
 
 
@@ -248,8 +263,9 @@ def _split_question(text: str) -> tuple[str, list[str]]:
 
     Returns the question and the remaining text pieces. Recognised, in order:
     a ``Question:`` line (the question runs to the end of its paragraph); a
-    last paragraph ending in ``?`` after other text; the text before the
-    first ``[N]`` block. Otherwise the whole text is the question.
+    question (text with a ``?``) before the first ``[N]`` block; a last
+    paragraph ending in ``?`` after other text; any text before the first
+    ``[N]`` block. Otherwise the whole text is the question.
     """
     markers = list(_MARKER.finditer(text))
     if markers:
@@ -264,6 +280,11 @@ def _split_question(text: str) -> tuple[str, list[str]]:
         question = text[marker.end() : end].strip()
         return question, [text[: marker.start()], text[end:]]
 
+    first_header = _HEADER.search(text)
+    preamble = text[: first_header.start()] if first_header is not None else ""
+    if first_header is not None and "?" in preamble:
+        return preamble.strip(), [text[first_header.start() :]]
+
     breaks = list(_PARAGRAPH_BREAK.finditer(text.rstrip()))
     if breaks:
         last = text[breaks[-1].end() :].strip()
@@ -271,9 +292,8 @@ def _split_question(text: str) -> tuple[str, list[str]]:
         if last.endswith("?") and not _HEADER.match(last) and words(earlier):
             return last, [earlier]
 
-    first_header = _HEADER.search(text)
-    if first_header is not None and words(text[: first_header.start()]):
-        return text[: first_header.start()].strip(), [text[first_header.start() :]]
+    if first_header is not None and words(preamble):
+        return preamble.strip(), [text[first_header.start() :]]
     return text.strip(), []
 
 
@@ -387,7 +407,7 @@ def _rank(
         for term, count in frequency.items()
     }
     scored = [
-        _Scored(sentence, sum(weight[term] for term in terms & wanted))
+        _Scored(sentence, _score(sentence.text, terms & wanted, weight))
         for sentence, terms in zip(sentences, sentence_terms, strict=True)
     ]
     ranked = sorted(
@@ -408,6 +428,13 @@ def _rank(
             result.append(other)
         break
     return tuple(result)
+
+
+def _score(text: str, shared: set[str], weight: Mapping[str, float]) -> float:
+    score = sum(weight[term] for term in shared)
+    # A heading or a fragment rarely answers anything, and a quote that short
+    # cannot be verified by ragkit's citation checks; prefer real sentences.
+    return score / 2 if len(words(text)) < _SHORT_SENTENCE else score
 
 
 def _seeded_pick(choices: int, opts: Mapping[str, Any]) -> int:
@@ -640,7 +667,8 @@ def _structured(extract: _Extract, schema: Mapping[str, Any]) -> object:
 
 def _name_terms(name: str) -> set[str]:
     spaced = _CAMEL.sub(" ", name)
-    return {_stem(w) for w in re.split(r"[\W_]+", spaced.lower()) if w} - _STOP_WORDS
+    parts = {_stem(w) for w in re.split(r"[\W_]+", spaced.lower()) if w}
+    return parts - _STOP_WORDS - _GENERIC_VERBS
 
 
 def _choose_tool(
@@ -685,19 +713,24 @@ def _choose_tool(
 def _phrases(question: str) -> list[str]:
     """Names in a question: capitalised runs, then words after prepositions."""
     found: list[str] = []
-    for match in _CAPITALISED.finditer(question):
-        tokens = match.group().split()
-        # Drop lower-case words and leading question/stop words ("What", "Is").
-        run: list[str] = []
-        for token in tokens:
-            if token[0].isupper() and token.lower() not in _STOP_WORDS:
-                run.append(token)
-            elif run:
-                found.append(" ".join(run))
-                run = []
-        if run:
+    run: list[str] = []
+    previous_end = 0
+    for match in _TOKEN.finditer(question):
+        token = match.group()
+        gap = question[previous_end : match.start()]
+        before = question[: match.start()].rstrip()
+        # A capital at the start of a sentence says nothing about names.
+        initial = not before or before[-1] in ".!?:"
+        named = token[0].isupper() and not initial and token.lower() not in _STOP_WORDS
+        if run and (not named or gap.strip()):
             found.append(" ".join(run))
-    tokens = re.findall(r"[\w'-]+", question)
+            run = []
+        if named:
+            run.append(token)
+        previous_end = match.end()
+    if run:
+        found.append(" ".join(run))
+    tokens = _TOKEN.findall(question)
     for index, token in enumerate(tokens):
         if token.lower() not in _PREPOSITIONS:
             continue

@@ -110,7 +110,9 @@ def _raw64(text: str, dimension: int) -> npt.NDArray[np.float64]:
     weights[: unique.shape[0]] = 1.0 + np.log(repeats)
     weights[(features & _SIGN_BIT) == 0] *= -1.0
     index = (features % np.uint64(dimension)).astype(np.intp)
-    out = np.bincount(index, weights=weights, minlength=dimension)
+    out = np.bincount(index, weights=weights, minlength=dimension).astype(
+        np.float64, copy=False
+    )
     if not out.any():
         # Every feature cancelled out (possible in tiny dimensions): fall back
         # to a fixed axis so the vector can still be normalised.
