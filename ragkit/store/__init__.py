@@ -1,0 +1,30 @@
+"""The index on disk: SQLite is the truth, FAISS and FTS5 search it.
+
+::
+
+    <index>/
+        meta.sqlite     documents, chunks, the vector cache, FTS5 (the truth)
+        vectors.faiss   FAISS index stamped with the generation it was built from
+        manifest.json   embedding model, dimension, prefixes, chunking, index type
+        lock            held by the one writer (fcntl.flock), holds its pid
+"""
+
+from __future__ import annotations
+
+from ._ann import AUTO_HNSW_THRESHOLD, HNSW_EF_SEARCH
+from ._filter import ChunkFilter
+from ._manifest import FORMAT_VERSION, INDEX_TYPES, Manifest
+from ._records import DocumentRecord, IndexStats
+from ._store import Store
+
+__all__ = [
+    "AUTO_HNSW_THRESHOLD",
+    "FORMAT_VERSION",
+    "HNSW_EF_SEARCH",
+    "INDEX_TYPES",
+    "ChunkFilter",
+    "DocumentRecord",
+    "IndexStats",
+    "Manifest",
+    "Store",
+]

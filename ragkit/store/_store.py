@@ -1,0 +1,1100 @@
+"""The index: documents, chunks and vectors in SQLite, searched via FAISS and FTS5."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ragkit.errors import (
+    ConfigError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    StoreError,
+)
+from ragkit.types import Chunk
+
+from ._ann import (
+    AUTO_HNSW_THRESHOLD,
+    AnnIndex,
+    needs_training,
+    read_index_file,
+    read_stamp,
+    resolve_index_type,
+    write_index_file,
+)
+from ._db import Database
+from ._filter import ChunkFilter, compile_filter
+from ._fts import fts_query
+from ._lock import WriteLock
+from ._manifest import INDEX_TYPES, Manifest
+from ._metadata import decode_metadata, encode_metadata
+from ._migrations import MIGRATIONS, migrate, schema_version
+from ._records import DocumentRecord, IndexStats
+from ._sync import RWLock
+
+__all__ = ["Store"]
+
+logger = logging.getLogger(__name__)
+
+DB_FILE = "meta.sqlite"
+FAISS_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+LOCK_FILE = "lock"
+
+_IN_BATCH = 500
+"""Parameters per ``IN (...)`` query, well under SQLite's limit."""
+_BUILD_BLOCK = 4096
+"""Vectors read from SQLite per block while building the FAISS index."""
+_TRAIN_SAMPLE = 65_536
+"""Vectors a scalar quantiser learns its ranges from."""
+
+_CHUNK_COLUMNS = (
+    'c.id, c.chunk_id, d.path, c.text, c.start, c."end", c.line_start, '
+    "c.line_end, c.page, c.heading_path, c.metadata"
+)
+_CHUNK_FROM = "chunks c JOIN documents d ON d.id = c.document_id"
+_DOCUMENT_SELECT = (
+    "SELECT d.path, d.content_hash, d.size, d.mtime_ns, d.kind, d.title, "
+    "d.metadata, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id), "
+    "d.chunking_fingerprint, d.indexed_at FROM documents d"
+)
+
+VectorItems = Mapping[str, npt.ArrayLike] | Iterable[tuple[str, npt.ArrayLike]]
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _batches(items: Sequence[object], size: int = _IN_BATCH) -> Iterator[list[object]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _base_model(name: str) -> str:
+    # Ollama treats "model" and "model:latest" as one model.
+    return name.removesuffix(":latest")
+
+
+def _row_to_chunk(row: Sequence[Any]) -> tuple[int, Chunk]:
+    (
+        rowid,
+        chunk_id,
+        path,
+        text,
+        start,
+        end,
+        line_start,
+        line_end,
+        page,
+        heads,
+        meta,
+    ) = row
+    return int(rowid), Chunk(
+        id=chunk_id,
+        document=path,
+        text=text,
+        start=start,
+        end=end,
+        line_start=line_start,
+        line_end=line_end,
+        page=page,
+        heading_path=tuple(json.loads(heads)),
+        metadata=decode_metadata(meta),
+    )
+
+
+def _row_to_record(row: Sequence[Any]) -> DocumentRecord:
+    path, content_hash, size, mtime_ns, kind, title, meta, count, fingerprint, at = row
+    return DocumentRecord(
+        path=path,
+        content_hash=content_hash,
+        size=size,
+        mtime_ns=mtime_ns,
+        kind=kind,
+        title=title,
+        metadata=decode_metadata(meta),
+        chunk_count=count,
+        chunking_fingerprint=fingerprint,
+        indexed_at=at,
+    )
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Store:
+    """An index: the documents, chunks and vectors one embedding model produced.
+
+    ``meta.sqlite`` is the truth; ``vectors.faiss`` is derived from it and
+    rebuilt whenever its stamp does not match the database's generation;
+    ``manifest.json`` says what produced the vectors. Open one with
+    :meth:`open`, :meth:`create` or :meth:`memory`, and close it (or use it
+    as a context manager).
+
+    Reads are safe from many threads at once, also while one thread writes;
+    each read sees one committed state. Only a store opened for writing can
+    change the index, and only one such store exists per index at a time
+    (``fcntl.flock`` on ``<index>/lock``).
+
+    Attributes:
+        path: The index directory, or None for an in-memory index.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path | None,
+        db: Database,
+        manifest: Manifest,
+        lock: WriteLock | None,
+        writable: bool,
+        index_type: str | None,
+        hnsw_threshold: int,
+    ) -> None:
+        self.path = path
+        self._db = db
+        self._manifest = manifest
+        self._lock = lock
+        self._writable = writable
+        self._index_type = index_type
+        self._threshold = hnsw_threshold
+        self._closed = False
+        self._ann: AnnIndex | None = None
+        self._ann_lock = RWLock()
+        self._build_mutex = threading.Lock()
+
+    # -- opening and closing -------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        manifest: Manifest,
+        *,
+        overwrite: bool = False,
+        wait: float = 0.0,
+        hnsw_threshold: int = AUTO_HNSW_THRESHOLD,
+    ) -> Store:
+        """Create an empty index and open it for writing.
+
+        Args:
+            path: The index directory; created if missing.
+            manifest: What will produce the vectors.
+            overwrite: Replace an index already at ``path`` (``--rebuild``).
+            wait: Seconds to wait for another writer to finish.
+            hnsw_threshold: Chunk count from which ``auto`` uses HNSW.
+
+        Returns:
+            The store, open for writing.
+
+        Raises:
+            StoreError: An index exists and ``overwrite`` is false, or the
+                directory cannot be written.
+            IndexLockedError: Another writer holds the index.
+        """
+        root = Path(path)
+        if (root / DB_FILE).exists() and not overwrite:
+            raise StoreError(
+                f"an index already exists at {root}; open it, or rebuild it "
+                "with `ragkit index <folder> --rebuild`"
+            )
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the index folder {root}: {exc}") from exc
+        lock = WriteLock(root / LOCK_FILE)
+        lock.acquire(wait=wait)
+        try:
+            # Derived and old files go first, the database last: a run killed
+            # half-way leaves no database, which reads as "no index".
+            names = (FAISS_FILE, MANIFEST_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm")
+            for name in (*names, DB_FILE):
+                (root / name).unlink(missing_ok=True)
+            _write_text_atomic(root / MANIFEST_FILE, manifest.to_json())
+            db = Database(root / DB_FILE)
+        except OSError as exc:
+            lock.release()
+            raise StoreError(f"cannot write the index at {root}: {exc}") from exc
+        except BaseException:
+            lock.release()
+            raise
+        return cls._finish_open(root, db, manifest, lock, True, None, hnsw_threshold)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        writable: bool = False,
+        wait: float = 0.0,
+        index_type: str | None = None,
+        hnsw_threshold: int = AUTO_HNSW_THRESHOLD,
+    ) -> Store:
+        """Open an existing index.
+
+        Args:
+            path: The index directory.
+            writable: Take the write lock so the store can change the index.
+            wait: Seconds to wait for another writer to finish.
+            index_type: Search with this index type instead of the manifest's.
+            hnsw_threshold: Chunk count from which ``auto`` uses HNSW.
+
+        Returns:
+            The store.
+
+        Raises:
+            IndexNotFoundError: There is no index at ``path``.
+            StoreError: The index is unreadable or a newer ragkit wrote it.
+            IndexMismatchError: An old, unsupported format wrote it.
+            IndexLockedError: ``writable`` and another writer holds the index.
+        """
+        root = Path(path)
+        if not (root / DB_FILE).is_file():
+            raise IndexNotFoundError(
+                f"no index at {root}; run `ragkit index <folder>` first"
+            )
+        manifest = cls._read_manifest(root)
+        if index_type is not None and index_type not in INDEX_TYPES:
+            raise ConfigError(
+                f"unknown index type {index_type!r}; "
+                f"use one of {', '.join(INDEX_TYPES)}"
+            )
+        lock = None
+        if writable:
+            lock = WriteLock(root / LOCK_FILE)
+            lock.acquire(wait=wait)
+        try:
+            db = Database(root / DB_FILE)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls._finish_open(
+            root, db, manifest, lock, writable, index_type, hnsw_threshold
+        )
+
+    @classmethod
+    def memory(
+        cls, manifest: Manifest, *, hnsw_threshold: int = AUTO_HNSW_THRESHOLD
+    ) -> Store:
+        """Create an index that lives in memory only, for tests and short-lived apps.
+
+        Args:
+            manifest: What will produce the vectors.
+            hnsw_threshold: Chunk count from which ``auto`` uses HNSW.
+
+        Returns:
+            The store, open for writing; nothing is written to disk.
+        """
+        db = Database(None)
+        return cls._finish_open(None, db, manifest, None, True, None, hnsw_threshold)
+
+    @classmethod
+    def _finish_open(
+        cls,
+        root: Path | None,
+        db: Database,
+        manifest: Manifest,
+        lock: WriteLock | None,
+        writable: bool,
+        index_type: str | None,
+        hnsw_threshold: int,
+    ) -> Store:
+        try:
+            with db.raw() as conn:
+                version = schema_version(conn)
+                if version > len(MIGRATIONS):
+                    raise StoreError(
+                        f"the index at {root} uses database schema {version}, newer "
+                        f"than this ragkit understands ({len(MIGRATIONS)}); upgrade "
+                        "ragkit to read it"
+                    )
+                if version < len(MIGRATIONS):
+                    if not writable:
+                        raise StoreError(
+                            f"the index at {root} uses an older database schema; run "
+                            "`ragkit index <folder>` once to upgrade it"
+                        )
+                    migrate(conn)
+        except BaseException:
+            db.close()
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(
+            path=root,
+            db=db,
+            manifest=manifest,
+            lock=lock,
+            writable=writable,
+            index_type=index_type,
+            hnsw_threshold=hnsw_threshold,
+        )
+
+    @staticmethod
+    def _read_manifest(root: Path) -> Manifest:
+        try:
+            text = (root / MANIFEST_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StoreError(
+                f"the index at {root} has no {MANIFEST_FILE}; rebuild it with "
+                "`ragkit index <folder> --rebuild`"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"cannot read {root / MANIFEST_FILE}: {exc}") from exc
+        try:
+            return Manifest.from_json(text)
+        except StoreError as exc:
+            raise type(exc)(f"index at {root}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database and give up the write lock; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._db.close()
+        self._ann = None
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.path if self.path is not None else "memory"
+        mode = "closed" if self._closed else ("writable" if self._writable else "read")
+        return f"<Store {where} ({mode})>"
+
+    # -- what the index is ---------------------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        """What produced the index's vectors."""
+        return self._manifest
+
+    @property
+    def writable(self) -> bool:
+        """True when this store holds the write lock (or lives in memory)."""
+        return self._writable
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
+
+    def check_compatible(
+        self, *, embed_model: str | None = None, dimension: int | None = None
+    ) -> None:
+        """Refuse to go on with another embedding model or dimension.
+
+        Args:
+            embed_model: The model about to embed queries or documents.
+            dimension: The dimension of its vectors.
+
+        Raises:
+            IndexMismatchError: Either differs from what built the index.
+        """
+        have = self._manifest
+        model_differs = embed_model is not None and _base_model(
+            embed_model
+        ) != _base_model(have.embed_model)
+        if model_differs or (dimension is not None and dimension != have.dimension):
+            where = self.path if self.path is not None else "in memory"
+            raise IndexMismatchError(
+                f"the index at {where} was built with embedding model "
+                f"{have.embed_model!r} (dimension {have.dimension}), but this run "
+                f"uses {embed_model or have.embed_model!r}"
+                f" (dimension {dimension or have.dimension}); rebuild it with "
+                "`ragkit index <folder> --rebuild`, or use another `--index` path"
+            )
+
+    def generation(self) -> int:
+        """Return the counter of committed changes to the chunks."""
+        self._check_open()
+        with self._db.read() as db:
+            return self._generation(db)
+
+    # -- writing -------------------------------------------------------------
+
+    def put_vectors(self, items: VectorItems) -> int:
+        """Add embeddings to the cache in one transaction.
+
+        Args:
+            items: ``(text_hash, vector)`` pairs (or a mapping); the hash is
+                of the exact text that was embedded, prefix included. A hash
+                already stored keeps its vector.
+
+        Returns:
+            How many vectors were new.
+
+        Raises:
+            StoreError: The store is read-only, or a vector has the wrong
+                dimension or non-finite values.
+        """
+        self._check_writable()
+        pairs = items.items() if isinstance(items, Mapping) else items
+        dim = self._manifest.dimension
+        rows: list[tuple[str, bytes]] = []
+        for text_hash, vector in pairs:
+            array = np.asarray(vector, dtype="<f4")
+            if not isinstance(text_hash, str) or not text_hash:
+                raise StoreError("vector cache keys must be non-empty text hashes")
+            if array.shape != (dim,):
+                raise IndexMismatchError(
+                    f"a vector for {text_hash} has shape {array.shape}, but the "
+                    f"index holds vectors of dimension {dim}"
+                )
+            if not np.isfinite(array).all():
+                raise StoreError(f"the vector for {text_hash} holds NaN or infinity")
+            rows.append((text_hash, array.tobytes()))
+        with self._db.write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT INTO vectors (text_hash, vector) VALUES (?, ?) "
+                "ON CONFLICT (text_hash) DO NOTHING",
+                rows,
+            )
+            return db.total_changes - before
+
+    def replace_document(
+        self,
+        record: DocumentRecord,
+        chunks: Sequence[Chunk],
+        text_hashes: Sequence[str],
+    ) -> list[int]:
+        """Write a document with all its chunks, replacing any earlier version.
+
+        One transaction: the old chunks (and their FTS rows) go, the new
+        document row and chunks come in, so a reader or a killed run never
+        sees half a document.
+
+        Args:
+            record: The document; ``chunk_count`` and ``indexed_at`` are set
+                by the store.
+            chunks: Its chunks in reading order (their ordinal is their
+                position); each must name ``record.path`` as its document.
+            text_hashes: For each chunk, the hash its vector is cached under
+                (see :meth:`put_vectors`).
+
+        Returns:
+            The new chunks' rowids, the ids FAISS returns.
+
+        Raises:
+            ConfigError: Metadata has a key or value type that is not allowed.
+            StoreError: A vector is not cached yet, a chunk id belongs to
+                another document, or the arguments do not line up.
+        """
+        self._check_writable()
+        if len(chunks) != len(text_hashes):
+            raise StoreError(
+                f"{len(chunks)} chunks but {len(text_hashes)} text hashes for "
+                f"{record.path}"
+            )
+        doc_meta = encode_metadata(record.metadata, where=f"document {record.path}")
+        rows = []
+        for ordinal, (chunk, text_hash) in enumerate(
+            zip(chunks, text_hashes, strict=True)
+        ):
+            if chunk.document != record.path:
+                raise StoreError(
+                    f"chunk {chunk.id} belongs to {chunk.document!r}, "
+                    f"not {record.path!r}"
+                )
+            rows.append(
+                (
+                    chunk.id,
+                    ordinal,
+                    chunk.text,
+                    chunk.start,
+                    chunk.end,
+                    chunk.line_start,
+                    chunk.line_end,
+                    chunk.page,
+                    json.dumps(list(chunk.heading_path), ensure_ascii=False),
+                    encode_metadata(chunk.metadata, where=f"chunk {chunk.id}"),
+                    text_hash,
+                )
+            )
+        ids = [chunk.id for chunk in chunks]
+        if len(set(ids)) != len(ids):
+            raise StoreError(f"{record.path} has two chunks with the same id")
+        want_vectors = self._ann is not None
+        with self._db.write() as db:
+            self._require_vectors(db, set(text_hashes), record.path)
+            self._refuse_foreign_chunk_ids(db, ids, record.path)
+            removed = self._delete_documents(db, [record.path])
+            cursor = db.execute(
+                "INSERT INTO documents (path, content_hash, size, mtime_ns, kind, "
+                "title, metadata, chunking_fingerprint, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.path,
+                    record.content_hash,
+                    record.size,
+                    record.mtime_ns,
+                    record.kind,
+                    record.title,
+                    doc_meta,
+                    record.chunking_fingerprint,
+                    _utc_now(),
+                ),
+            )
+            document_id = cursor.lastrowid
+            rowids = []
+            for row in rows:
+                cursor = db.execute(
+                    "INSERT INTO chunks (chunk_id, document_id, ordinal, text, start, "
+                    '"end", line_start, line_end, page, heading_path, metadata, '
+                    "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row[0], document_id, *row[1:]),
+                )
+                rowids.append(int(cursor.lastrowid or 0))
+            old, new = self._bump(db)
+            vectors = self._vectors_for(db, list(text_hashes)) if want_vectors else None
+        self._update_ann_in_place(old, new, removed, rowids, vectors, text_hashes)
+        return rowids
+
+    def delete_documents(self, paths: Iterable[str]) -> int:
+        """Remove documents with their chunks; paths not in the index are ignored.
+
+        Their cached vectors stay until :meth:`prune_vectors`.
+
+        Returns:
+            How many documents were removed.
+        """
+        self._check_writable()
+        wanted = list(dict.fromkeys(paths))
+        with self._db.write() as db:
+            before = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            removed = self._delete_documents(db, wanted)
+            gone = before - db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            old = new = -1
+            if gone:
+                old, new = self._bump(db)
+        if gone:
+            self._update_ann_in_place(old, new, removed, [], None, ())
+        return int(gone)
+
+    def prune_vectors(self) -> int:
+        """Drop cached vectors that no chunk uses any more (end of an ingest run).
+
+        Returns:
+            How many vectors were dropped.
+        """
+        self._check_writable()
+        with self._db.write() as db:
+            cursor = db.execute(
+                "DELETE FROM vectors WHERE NOT EXISTS "
+                "(SELECT 1 FROM chunks c WHERE c.text_hash = vectors.text_hash)"
+            )
+            return int(cursor.rowcount)
+
+    def set_manifest(self, manifest: Manifest) -> None:
+        """Replace the manifest (atomically on disk).
+
+        Raises:
+            IndexMismatchError: The index holds vectors and the new manifest
+                names another embedding model or dimension.
+        """
+        self._check_writable()
+        with self._db.read() as db:
+            has_vectors = db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone()
+        if has_vectors:
+            self.check_compatible(
+                embed_model=manifest.embed_model, dimension=manifest.dimension
+            )
+        if self.path is not None:
+            try:
+                _write_text_atomic(self.path / MANIFEST_FILE, manifest.to_json())
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write {self.path / MANIFEST_FILE}: {exc}"
+                ) from exc
+        self._manifest = manifest
+
+    def sync(self) -> None:
+        """Bring the FAISS index, and ``vectors.faiss``, up to date with SQLite.
+
+        Call it at the end of an ingest run so the next search does not pay
+        for the rebuild. Searches do the same lazily.
+        """
+        ann = self._current_ann()
+        if self.path is None:
+            return
+        target = self.path / FAISS_FILE
+        if read_stamp(target) == (ann.generation, ann.kind):
+            return
+        with self._ann_lock.shared():
+            self._save(ann)
+
+    # -- searching -----------------------------------------------------------
+
+    def search_vectors(
+        self, query: npt.ArrayLike, k: int, *, ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Find the chunks whose vectors are closest to ``query``.
+
+        Args:
+            query: The query's embedding (any length; it is normalised).
+            k: How many results to return.
+            ids: Only these chunk rowids may be returned (see
+                :meth:`select_ids`); k results still come back when at least
+                k chunks pass.
+
+        Returns:
+            ``(rowid, cosine)`` pairs, best first.
+
+        Raises:
+            IndexMismatchError: The query has another dimension than the index.
+            ConfigError: ``k`` is not positive or the query is not finite.
+        """
+        self._check_open()
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, not {k}")
+        vector = np.asarray(query, dtype=np.float32)
+        if vector.shape != (self._manifest.dimension,):
+            raise IndexMismatchError(
+                f"the query vector has shape {vector.shape}, but the index holds "
+                f"vectors of dimension {self._manifest.dimension}"
+            )
+        if not np.isfinite(vector).all():
+            raise ConfigError("the query vector holds NaN or infinity")
+        ann = self._current_ann()
+        with self._ann_lock.shared():
+            return ann.search(vector, k, ids)
+
+    def search_lexical(
+        self, query: str, k: int, *, ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Find chunks by their words (FTS5 BM25, Porter-stemmed).
+
+        Args:
+            query: Text as the user typed it; FTS5 syntax in it is searched as
+                plain words, never obeyed.
+            k: How many results to return.
+            ids: Only these chunk rowids may be returned.
+
+        Returns:
+            ``(rowid, score)`` pairs, best first; the score is BM25 turned so
+            that higher is better. Empty when the query has no words.
+        """
+        self._check_open()
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, not {k}")
+        match = fts_query(query)
+        if match is None or (ids is not None and len(ids) == 0):
+            return []
+        sql = (
+            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
+            "WHERE chunks_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if ids is not None:
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(np.asarray(ids, dtype=np.int64).tolist()))
+        sql += " ORDER BY score LIMIT ?"
+        params.append(k)
+        with self._db.read() as db:
+            return [(int(r), -float(s)) for r, s in db.execute(sql, params)]
+
+    def select_ids(self, flt: ChunkFilter) -> np.ndarray | None:
+        """Return the rowids of the chunks a filter lets through.
+
+        Args:
+            flt: The filter.
+
+        Returns:
+            Sorted int64 rowids, or None when the filter is empty (all pass).
+        """
+        self._check_open()
+        if flt.is_empty:
+            return None
+        condition, params = compile_filter(flt)
+        sql = f"SELECT c.id FROM {_CHUNK_FROM} WHERE {condition} ORDER BY c.id"
+        with self._db.read() as db:
+            rows = db.execute(sql, params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    # -- reading -------------------------------------------------------------
+
+    def chunk_map(self, rowids: Iterable[int]) -> dict[int, Chunk]:
+        """Return chunks by rowid, in the order given, read in one snapshot.
+
+        Rowids that no longer exist (a writer replaced the document since
+        the search) are left out, so align results by key, not position.
+        """
+        self._check_open()
+        wanted = [int(r) for r in rowids]
+        found: dict[int, Chunk] = {}
+        with self._db.read() as db:
+            for batch in _batches(wanted):
+                sql = (
+                    f"SELECT {_CHUNK_COLUMNS} FROM {_CHUNK_FROM} "
+                    f"WHERE c.id IN ({_marks(len(batch))})"
+                )
+                for row in db.execute(sql, batch):
+                    rowid, chunk = _row_to_chunk(row)
+                    found[rowid] = chunk
+        return {r: found[r] for r in wanted if r in found}
+
+    def chunks(self, rowids: Iterable[int]) -> list[Chunk]:
+        """Return the chunks with these rowids, in the order given.
+
+        Rowids that no longer exist are left out; use :meth:`chunk_map` to
+        keep results aligned with their scores.
+        """
+        return list(self.chunk_map(rowids).values())
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        """Return the chunk with this chunk id, or None."""
+        self._check_open()
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM {_CHUNK_FROM} WHERE c.chunk_id = ?"
+        with self._db.read() as db:
+            row = db.execute(sql, (chunk_id,)).fetchone()
+        return None if row is None else _row_to_chunk(row)[1]
+
+    def neighbours(self, rowid: int, *, before: int = 1, after: int = 1) -> list[Chunk]:
+        """Return a chunk with its neighbours in the same document, in order.
+
+        Args:
+            rowid: The chunk in the middle.
+            before: How many chunks before it to include.
+            after: How many chunks after it to include.
+
+        Returns:
+            Up to ``before + 1 + after`` chunks by ordinal, the chunk itself
+            included; empty when the rowid does not exist.
+        """
+        self._check_open()
+        sql = (
+            f"SELECT {_CHUNK_COLUMNS} FROM {_CHUNK_FROM} "
+            "JOIN chunks me ON me.document_id = c.document_id "
+            "WHERE me.id = ? AND c.ordinal BETWEEN me.ordinal - ? AND me.ordinal + ? "
+            "ORDER BY c.ordinal"
+        )
+        with self._db.read() as db:
+            rows = db.execute(sql, (int(rowid), max(before, 0), max(after, 0)))
+            return [_row_to_chunk(row)[1] for row in rows]
+
+    def documents(self) -> Iterator[DocumentRecord]:
+        """Iterate over every document, by path, as of one snapshot."""
+        self._check_open()
+        with self._db.read() as db:
+            rows = db.execute(f"{_DOCUMENT_SELECT} ORDER BY d.path").fetchall()
+        return iter([_row_to_record(row) for row in rows])
+
+    def document(self, path: str) -> DocumentRecord | None:
+        """Return the document at ``path``, or None."""
+        self._check_open()
+        with self._db.read() as db:
+            row = db.execute(f"{_DOCUMENT_SELECT} WHERE d.path = ?", (path,)).fetchone()
+        return None if row is None else _row_to_record(row)
+
+    def cached_vectors(self, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Return the cached vectors for those hashes that have one."""
+        self._check_open()
+        with self._db.read() as db:
+            return self._vectors_for(db, list(dict.fromkeys(text_hashes)))
+
+    def has_vectors(self, text_hashes: Iterable[str]) -> set[str]:
+        """Return which of these hashes have a cached vector."""
+        self._check_open()
+        with self._db.read() as db:
+            return self._present(db, list(dict.fromkeys(text_hashes)))
+
+    def stats(self) -> IndexStats:
+        """Return counts, sizes and the index type in use."""
+        self._check_open()
+        with self._db.read() as db:
+            documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            vectors = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+            generation = self._generation(db)
+            updated_at = db.execute(
+                "SELECT value FROM meta WHERE key = 'updated_at'"
+            ).fetchone()[0]
+        sizes: dict[str, int] = {}
+        if self.path is not None:
+            names = (DB_FILE, f"{DB_FILE}-wal", FAISS_FILE, MANIFEST_FILE)
+            for name in names:
+                try:
+                    sizes[name] = (self.path / name).stat().st_size
+                except OSError:
+                    continue
+        return IndexStats(
+            path=str(self.path) if self.path is not None else None,
+            documents=documents,
+            chunks=chunks,
+            vectors=vectors,
+            dimension=self._manifest.dimension,
+            embed_model=self._manifest.embed_model,
+            index_type=resolve_index_type(
+                self._requested_type, chunks, threshold=self._threshold
+            ),
+            generation=generation,
+            updated_at=updated_at,
+            file_sizes=sizes,
+        )
+
+    # -- internals -----------------------------------------------------------
+
+    @property
+    def _requested_type(self) -> str:
+        return self._index_type or self._manifest.index_type
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("index is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if not self._writable:
+            raise StoreError(
+                f"the index at {self.path} was opened read-only; open it with "
+                "writable=True to change it"
+            )
+
+    @staticmethod
+    def _generation(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection) -> tuple[int, int]:
+        new = db.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value"
+        ).fetchone()[0]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (_utc_now(),))
+        return int(new) - 1, int(new)
+
+    @staticmethod
+    def _present(db: sqlite3.Connection, hashes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for batch in _batches(hashes):
+            marks = _marks(len(batch))
+            sql = f"SELECT text_hash FROM vectors WHERE text_hash IN ({marks})"
+            found.update(r[0] for r in db.execute(sql, batch))
+        return found
+
+    @classmethod
+    def _require_vectors(
+        cls, db: sqlite3.Connection, hashes: set[str], path: str
+    ) -> None:
+        wanted = sorted(hashes)
+        found = cls._present(db, wanted)
+        missing = [h for h in wanted if h not in found]
+        if missing:
+            shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+            raise StoreError(
+                f"{len(missing)} chunk vector(s) of {path} are not cached ({shown}); "
+                "put_vectors() must come before replace_document()"
+            )
+
+    @staticmethod
+    def _refuse_foreign_chunk_ids(
+        db: sqlite3.Connection, ids: list[str], path: str
+    ) -> None:
+        for batch in _batches(ids):
+            sql = (
+                f"SELECT c.chunk_id, d.path FROM {_CHUNK_FROM} "
+                f"WHERE c.chunk_id IN ({_marks(len(batch))}) AND d.path != ? LIMIT 1"
+            )
+            row = db.execute(sql, [*batch, path]).fetchone()
+            if row is not None:
+                raise StoreError(
+                    f"chunk id {row[0]!r} of {path} is already used by {row[1]!r}; "
+                    "chunk ids must be unique across the index"
+                )
+
+    @staticmethod
+    def _delete_documents(db: sqlite3.Connection, paths: list[str]) -> np.ndarray:
+        removed: list[int] = []
+        for batch in _batches(paths):
+            marks = _marks(len(batch))
+            owned = f"SELECT id FROM documents WHERE path IN ({marks})"
+            removed.extend(
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM chunks WHERE document_id IN ({owned})", batch
+                )
+            )
+            # Chunks go explicitly (not only by cascade) so the FTS trigger
+            # sees every row it has to remove.
+            db.execute(f"DELETE FROM chunks WHERE document_id IN ({owned})", batch)
+            db.execute(f"DELETE FROM documents WHERE path IN ({marks})", batch)
+        return np.asarray(removed, dtype=np.int64)
+
+    def _vectors_for(
+        self, db: sqlite3.Connection, hashes: list[str]
+    ) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for batch in _batches(hashes):
+            sql = (
+                "SELECT text_hash, vector FROM vectors "
+                f"WHERE text_hash IN ({_marks(len(batch))})"
+            )
+            for text_hash, blob in db.execute(sql, batch):
+                out[text_hash] = self._decode_vector(blob)
+        return out
+
+    def _decode_vector(self, blob: bytes) -> np.ndarray:
+        vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        if vector.shape != (self._manifest.dimension,):
+            raise StoreError(
+                f"a cached vector has {vector.size} values, but the index "
+                f"dimension is {self._manifest.dimension}; the database is damaged"
+            )
+        return vector
+
+    # -- the FAISS index -----------------------------------------------------
+
+    def _is_current(self, ann: AnnIndex, generation: int) -> bool:
+        wanted = resolve_index_type(
+            self._requested_type, ann.ntotal, threshold=self._threshold
+        )
+        return ann.generation == generation and ann.kind == wanted
+
+    def _current_ann(self) -> AnnIndex:
+        """The FAISS index for the database's current generation, built if need be."""
+        self._check_open()
+        ann = self._ann
+        if ann is not None and self._is_current(ann, self.generation()):
+            return ann
+        with self._build_mutex:
+            ann = self._ann
+            if ann is not None and self._is_current(ann, self.generation()):
+                return ann
+            ann = self._load() or self._build()
+            self._ann = ann
+            return ann
+
+    def _load(self) -> AnnIndex | None:
+        if self.path is None:
+            return None
+        ann = read_index_file(self.path / FAISS_FILE)
+        if ann is None:
+            return None
+        if ann.dimension != self._manifest.dimension or not self._is_current(
+            ann, self.generation()
+        ):
+            logger.info("%s is stale; rebuilding it", self.path / FAISS_FILE)
+            return None
+        return ann
+
+    def _build(self) -> AnnIndex:
+        dim = self._manifest.dimension
+        join = "chunks c JOIN vectors v ON v.text_hash = c.text_hash"
+        with self._db.read() as db:
+            generation = self._generation(db)
+            count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            kind = resolve_index_type(
+                self._requested_type, count, threshold=self._threshold
+            )
+            sample = None
+            if needs_training(kind) and count:
+                # Every step-th rowid spreads the sample over the whole index
+                # without reading every vector.
+                step = max(1, count // _TRAIN_SAMPLE)
+                rows = db.execute(
+                    f"SELECT v.vector FROM {join} WHERE c.id % ? = 0 LIMIT ?",
+                    (step, _TRAIN_SAMPLE),
+                ).fetchall()
+                if len(rows) < min(count, 1000):
+                    rows = db.execute(
+                        f"SELECT v.vector FROM {join} LIMIT ?", (_TRAIN_SAMPLE,)
+                    ).fetchall()
+                sample = self._stack([r[0] for r in rows], dim)
+            ann = AnnIndex.new(kind, dim, generation, sample=sample)
+            cursor = db.execute(f"SELECT c.id, v.vector FROM {join} ORDER BY c.id")
+            while rows := cursor.fetchmany(_BUILD_BLOCK):
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                ann.add(ids, self._stack([r[1] for r in rows], dim))
+        logger.info("built a %s index of %d vectors", kind, ann.ntotal)
+        self._save(ann)
+        return ann
+
+    @staticmethod
+    def _stack(blobs: list[bytes], dim: int) -> np.ndarray:
+        flat = np.frombuffer(b"".join(blobs), dtype="<f4")
+        if flat.size != len(blobs) * dim:
+            raise StoreError(
+                f"cached vectors do not all have the index dimension {dim}; the "
+                "database is damaged"
+            )
+        return flat.reshape(len(blobs), dim)
+
+    def _save(self, ann: AnnIndex) -> None:
+        if self.path is None:
+            return
+        try:
+            write_index_file(self.path / FAISS_FILE, ann)
+        except OSError as exc:
+            # The file is only a cache of SQLite: a read-only folder costs a
+            # rebuild per process, not correctness.
+            logger.warning("cannot write %s: %s", self.path / FAISS_FILE, exc)
+
+    def _update_ann_in_place(
+        self,
+        old: int,
+        new: int,
+        removed: np.ndarray,
+        added: list[int],
+        vectors: Mapping[str, np.ndarray] | None,
+        hashes: Sequence[str],
+    ) -> None:
+        """Apply one committed write to the loaded FAISS index, when it can be.
+
+        Otherwise the index stays a generation behind and the next search
+        rebuilds it.
+        """
+        with self._build_mutex:
+            ann = self._ann
+            if ann is None or ann.generation != old:
+                return
+            if len(removed) and not ann.supports_remove:
+                return
+            if added and (vectors is None or not ann.is_trained):
+                return
+            with self._ann_lock.exclusive():
+                ann.remove(removed)
+                if added and vectors is not None:
+                    ann.add(
+                        np.asarray(added, dtype=np.int64),
+                        np.stack([vectors[h] for h in hashes]),
+                    )
+                ann.generation = new
