@@ -52,7 +52,8 @@ _GENERIC_VERBS = frozenset("get set fetch do run call use make".split())
 _PREPOSITIONS = frozenset("in for of about at from to on called named near".split())
 
 _HEADER = re.compile(r"^[ \t]*\[(\d+)\][ \t]*(.*)$", re.MULTILINE)
-_MARKER = re.compile(r"^[ \t]*(?:question|query|q)[ \t]*:[ \t]*", re.I | re.MULTILINE)
+# Only the full words: FAQ passages often hold "Q:" lines of their own.
+_MARKER = re.compile(r"^[ \t]*(?:question|query)[ \t]*:[ \t]*", re.I | re.MULTILINE)
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _BLOCK_MARKER = re.compile(r"[ \t]*(?:#{1,6}[ \t]|[-*+>|][ \t]|\d{1,3}[.)][ \t])")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
@@ -298,8 +299,17 @@ def _split_question(text: str) -> tuple[str, list[str]]:
 
 
 def _numbered_blocks(text: str) -> list[tuple[int, str]]:
-    """Parse ``[N] header`` blocks: each runs to the next header or the end."""
-    headers = [h for h in _HEADER.finditer(text) if int(h.group(1)) > 0]
+    """Parse ``[N] header`` blocks: each runs to the next header or the end.
+
+    After the first header, only the next number in sequence starts a new
+    block, so a passage that itself holds a numbered list of references
+    ("[12] A. Author, ...") stays one block.
+    """
+    headers: list[re.Match[str]] = []
+    for header in _HEADER.finditer(text):
+        number = int(header.group(1))
+        if number > 0 and (not headers or number == int(headers[-1].group(1)) + 1):
+            headers.append(header)
     blocks: list[tuple[int, str]] = []
     for index, header in enumerate(headers):
         end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
@@ -551,6 +561,8 @@ def _thinking(extract: _Extract, think: bool | str) -> str:
 # --- structured output ------------------------------------------------------
 
 _ANSWER_NAMES = ("answer", "text", "response", "content", "result", "output", "reply")
+_ANSWER_SEARCH_DEPTH = 3
+"""How many levels of nested objects to search for the answer's field."""
 _SOURCE_NAMES = ("source", "source_id", "id", "passage")
 _QUOTE_NAMES = ("quote", "text", "excerpt")
 
@@ -601,24 +613,36 @@ def _citation_field(
 def _answer_path(
     schema: Mapping[str, Any], root: Mapping[str, Any], skip: str | None
 ) -> str | None:
-    """The JSON path of the string that should carry the answer."""
-    node = flatten(schema, root)
-    properties: Mapping[str, Any] = node.get("properties", {})
-    if not properties:
-        return "" if _allows(schema, root, "string") else None
-    candidates = [
-        name
-        for name, prop in properties.items()
-        if name != skip
-        and isinstance(prop, Mapping)
-        and _allows(prop, root, "string")
-        and "enum" not in flatten(prop, root)
-        and "const" not in flatten(prop, root)
-    ]
-    for preferred in _ANSWER_NAMES:
-        if preferred in candidates:
-            return "/" + preferred
-    return "/" + candidates[0] if candidates else None
+    """The JSON path of the string that should carry the answer.
+
+    Searched level by level through nested objects: an answer-like name
+    (``answer``, ``text``, ``response``, ...) wins, else the first free-text
+    string property (not an enum or const). ``skip`` is the citation array.
+    """
+    if _allows(schema, root, "string") and not flatten(schema, root).get("properties"):
+        return ""
+    level: list[tuple[str, Mapping[str, Any]]] = [("", schema)]
+    first: str | None = None
+    for _ in range(_ANSWER_SEARCH_DEPTH):
+        named: dict[str, str] = {}
+        below: list[tuple[str, Mapping[str, Any]]] = []
+        for path, node in level:
+            properties = flatten(node, root).get("properties", {})
+            for name, prop in properties.items():
+                if not isinstance(prop, Mapping) or (path == "" and name == skip):
+                    continue
+                child = path + "/" + name.replace("~", "~0").replace("/", "~1")
+                flat = flatten(prop, root)
+                if _allows(prop, root, "string") and not {"enum", "const"} & set(flat):
+                    named.setdefault(name, child)
+                    first = first or child
+                elif flat.get("properties"):
+                    below.append((child, prop))
+        for preferred in _ANSWER_NAMES:
+            if preferred in named:
+                return named[preferred]
+        level = below
+    return first
 
 
 def _structured(extract: _Extract, schema: Mapping[str, Any]) -> object:

@@ -205,6 +205,28 @@ def test_schema_without_citations_gets_the_answer_in_the_first_string() -> None:
     assert data["level"] == "low"
 
 
+def test_nested_answer_field_is_found() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "meta": {"type": "object", "properties": {"lang": {"enum": ["en"]}}},
+            "result": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "response": {"type": "string"},
+                },
+            },
+        },
+    }
+    data = json.loads(ask("Which Python version?", format=schema).content)
+    assert validate(data, schema) == []
+    assert data["result"] == {
+        "title": "title",
+        "response": "It needs Python 3.10 or newer.",
+    }
+
+
 def test_dont_know_when_no_sentence_overlaps() -> None:
     assert ask("What colour are flamingos?").content == DONT_KNOW
     data = json.loads(ask("What colour are flamingos?", format=ANSWER_SCHEMA).content)
@@ -227,13 +249,33 @@ def test_question_is_not_treated_as_a_source() -> None:
     [
         "Which city hosts the summit?\n\n[1] a.md\nThe summit is in Oslo.",
         "Use these.\n\n[1] a.md\nThe summit is in Oslo.\n\nWhere is the summit?",
-        "[1] a.md\nThe summit is in Oslo.\n\nQ: which city hosts the summit",
+        "[1] a.md\nThe summit is in Oslo.\n\nQuery: the summit city",
         "[1] The summit is in Oslo.\n[2] Tea is grown in Assam.\n\nWhich city, summit?",
     ],
 )
 def test_question_found_before_after_or_marked(content: str) -> None:
     reply = answer_chat([{"role": "user", "content": content}])
     assert reply.content == "The summit is in Oslo. [1]"
+
+
+def test_numbered_references_inside_a_passage_stay_in_it() -> None:
+    content = (
+        "[1] paper.pdf p.9\nReferences\n[12] A. Author. Deep retrieval. 2020.\n"
+        "[13] B. Author. Shallow retrieval. 2021.\n"
+        "[2] notes.md\nShallow notes here.\n\n"
+        "Question: Who wrote about deep retrieval?"
+    )
+    reply = answer_chat([{"role": "user", "content": content}])
+    assert reply.content == "Deep retrieval. [1]"
+
+
+def test_faq_lines_in_a_passage_are_not_the_question() -> None:
+    content = (
+        "Where are vectors kept?\n\n"
+        "[1] faq.md\nQ: Can I move it?\nVectors are kept in vectors.faiss."
+    )
+    reply = answer_chat([{"role": "user", "content": content}])
+    assert reply.content == "Vectors are kept in vectors.faiss. [1]"
 
 
 def test_sources_in_the_system_message_are_used() -> None:
