@@ -42,8 +42,13 @@ def glob_to_regex(pattern: str) -> str:
     pattern = pattern.rstrip("/")
     if "/" not in pattern:
         pattern = "**/" + pattern
-    pattern = pattern.lstrip("/")
-    segments = pattern.split("/")
+    segments: list[str] = []
+    for segment in pattern.lstrip("/").split("/"):
+        # "**/**" means no more than "**".
+        if not (segment == "**" and segments and segments[-1] == "**"):
+            segments.append(segment)
+    if segments == ["**"]:
+        return "(?s:.*)"
     out: list[str] = []
     last = len(segments) - 1
     for index, segment in enumerate(segments):
@@ -59,7 +64,8 @@ def glob_to_regex(pattern: str) -> str:
         if index > 0 and segments[index - 1] != "**":
             out.append("/")
         out.append(_translate_segment(segment))
-    return "".join(out)
+    # (?s:...) because file names may contain newlines.
+    return "(?s:" + "".join(out) + ")"
 
 
 def _translate_segment(segment: str) -> str:
