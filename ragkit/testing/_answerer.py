@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -137,6 +138,10 @@ def answer_chat(
 
     Returns:
         The reply.
+
+    Raises:
+        ValueError: If ``format`` is a schema that cannot be used (a ``$ref``
+            that points nowhere, keywords of the wrong type).
     """
     opts = options or {}
     question_index = _last_index(messages, "user")
@@ -148,6 +153,8 @@ def answer_chat(
     for index, message in enumerate(messages):
         if index == question_index:
             contexts.extend(question_rest)
+        elif message.get("role") == "user":
+            contexts.extend(_earlier_turn(_content(message)))
         else:
             contexts.append(_content(message))
 
@@ -207,6 +214,9 @@ def answer_generate(
 
     Returns:
         The reply.
+
+    Raises:
+        ValueError: If ``format`` is a schema that cannot be used.
     """
     opts = options or {}
     if suffix:
@@ -230,13 +240,7 @@ def _fill_in_the_middle(
         sentences = _sentences(prompt, None, 0) or _sentences(system, None, 0)
         fallback = tuple(_Scored(sentence, 0.0) for sentence in sentences[-1:])
         extract = _Extract(suffix, fallback, len(sentences), (), bool(sentences))
-    extract = _Extract(
-        extract.question,
-        extract.used[:1],
-        extract.considered,
-        extract.sources,
-        extract.has_context,
-    )
+    extract = dataclasses.replace(extract, used=extract.used[:1])
     reply = _finish(extract, format, think, opts)
     if format in (None, "") and reply.content and prompt[-1:].strip():
         # Keep the filled-in sentence from gluing onto the prompt's last word.
@@ -257,6 +261,19 @@ def _last_index(messages: Sequence[Mapping[str, Any]], role: str) -> int | None:
         if messages[index].get("role") == role:
             return index
     return None
+
+
+def _earlier_turn(text: str) -> list[str]:
+    """The context in an earlier user message.
+
+    An earlier RAG turn carried sources and a question: keep the sources
+    only, or the old question would be quoted as if it were a source. A
+    plain chat turn ("My name is Ada.") is context as a whole.
+    """
+    _, rest = _split_question(text)
+    if any(_numbered_blocks(part) for part in rest):
+        return rest
+    return [text]
 
 
 def _split_question(text: str) -> tuple[str, list[str]]:
@@ -503,7 +520,13 @@ def _finish(
     extract: _Extract, format: object, think: bool | str | None, opts: Mapping[str, Any]
 ) -> Reply:
     if isinstance(format, Mapping):
-        content = json.dumps(_structured(extract, format), ensure_ascii=False)
+        try:
+            structured = _structured(extract, format)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # A malformed schema (say "properties": 3) surfaces deep in the
+            # schema walk; report it as one kind of error the server can map.
+            raise ValueError(f"invalid JSON schema in format: {exc}") from exc
+        content = json.dumps(structured, ensure_ascii=False)
     elif format == "json":
         answer = _answer_text(extract, markers=False)
         content = json.dumps({"answer": answer}, ensure_ascii=False)

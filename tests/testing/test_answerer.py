@@ -227,6 +227,15 @@ def test_nested_answer_field_is_found() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "schema",
+    [{"$ref": "#/$defs/missing"}, {"properties": 3}, {"type": 5}, {"enum": 5}],
+)
+def test_unusable_schema_raises_value_error(schema: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="invalid JSON schema"):
+        ask("Which Python version?", format=schema)
+
+
 def test_dont_know_when_no_sentence_overlaps() -> None:
     assert ask("What colour are flamingos?").content == DONT_KNOW
     data = json.loads(ask("What colour are flamingos?", format=ANSWER_SCHEMA).content)
@@ -292,6 +301,27 @@ def test_plain_context_is_used_without_citation_marks() -> None:
         {"role": "user", "content": "What kind of planet is Jupiter?"},
     ]
     assert answer_chat(messages).content == "Jupiter is a gas giant."
+
+
+def test_earlier_rag_turns_lend_their_sources_not_their_questions() -> None:
+    first = f"{SOURCES}\n\nQuestion: Where does the index directory live?"
+    messages = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": "In .ragkit. [2]"},
+        {"role": "user", "content": "And where does the index directory go?"},
+    ]
+    assert answer_chat(messages).content == (
+        "The index lives in the .ragkit directory. [2]"
+    )
+
+
+def test_earlier_plain_turns_are_context() -> None:
+    messages = [
+        {"role": "user", "content": "My favourite colour is teal."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "What is my favourite colour?"},
+    ]
+    assert answer_chat(messages).content == "My favourite colour is teal."
 
 
 def test_chat_without_context_echoes_the_question() -> None:
