@@ -51,6 +51,10 @@ _CODE_EXTENSIONS = (
     " .scss .less .gradle .cmake .mk .proto .graphql .tf .nix .zig .v .vhdl"
 ).split()
 
+# Looked up through the module so tests can make opening fail as it would
+# without permission (the tests run as root, which chmod does not stop).
+_os_open = os.open
+
 # Keys are lower-case suffixes with their dot; "" is a file without one.
 _REGISTRY: dict[str, LoaderInfo] = {}
 
@@ -183,7 +187,7 @@ def _read(path: Path, max_bytes: int) -> bytes:
     try:
         # O_NONBLOCK: opening a FIFO that slipped past the type check must
         # not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = _os_open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise LoadError("vanished before it could be read") from None
     except PermissionError:

@@ -36,6 +36,8 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 skipped as well (see ``skip_virtualenvs`` of :func:`find_files`)."""
 
 _HASH_BLOCK = 1 << 20
+# Looked up through the module so tests can make a folder fail to list.
+_scandir = os.scandir
 
 _Key = tuple[int, int]
 _Descend = tuple[list[os.DirEntry[str]], _Key]
@@ -232,7 +234,7 @@ class _Walker:
 
     def _list(self, path: str, relpath: str) -> list[os.DirEntry[str]] | Skipped:
         try:
-            with os.scandir(path) as it:
+            with _scandir(path) as it:
                 entries = list(it)
         except FileNotFoundError:
             return self._skipped(relpath, "folder vanished during the walk", True)
@@ -250,11 +252,16 @@ class _Walker:
         self, entry: os.DirEntry[str], relpath: str, open_keys: list[_Key]
     ) -> _Descend | SourceFile | Skipped | None:
         """Return a folder to descend into, a result, or None to leave it out."""
+        is_link = False
         try:
             is_link = entry.is_symlink()
             is_dir = entry.is_dir()
         except OSError as exc:
-            return self._skipped(relpath, _reason(exc), False)
+            # ELOOP: a link that points at itself or round a cycle of links.
+            reason = (
+                f"unusable symbolic link ({_reason(exc)})" if is_link else _reason(exc)
+            )
+            return self._skipped(relpath, reason, False)
         if self.excludes.match(relpath, is_dir=is_dir):
             return None
         if is_link:
@@ -263,7 +270,6 @@ class _Walker:
             except FileNotFoundError:
                 return self._skipped(relpath, "broken symbolic link", False)
             except OSError as exc:
-                # ELOOP: a link that points at itself or round a cycle of links.
                 reason = f"unusable symbolic link ({_reason(exc)})"
                 return self._skipped(relpath, reason, False)
             if not _is_under(target, (self.root_real,)):
