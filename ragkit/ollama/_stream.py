@@ -33,16 +33,17 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
-class Decoder(Protocol[T]):
+class Decoder(Protocol[T_co]):
     """Turns the bytes of a streamed body into typed items."""
 
-    def feed(self, chunk: bytes) -> list[T]:
-        """Consume one chunk; return the items it completed."""
+    def feed(self, chunk: bytes) -> Iterator[T_co]:
+        """Consume one chunk; yield the items it completed."""
         ...
 
-    def close(self) -> list[T]:
+    def close(self) -> Iterator[T_co]:
         """Consume the end of the body; raise if the stream was incomplete."""
         ...
 
@@ -122,19 +123,26 @@ class NDJSONDecoder(Generic[T]):
         self._lines = LineSplitter()
         self.finished = False
 
-    def feed(self, chunk: bytes) -> list[T]:
-        """Consume one chunk; return the items it completed."""
-        return [self._item(line) for line in self._lines.feed(chunk) if line.strip()]
+    def feed(self, chunk: bytes) -> Iterator[T]:
+        """Consume one chunk; yield the items it completed.
 
-    def close(self) -> list[T]:
+        Items are produced one by one, so the items before an error line reach
+        the caller before the error is raised.
+        """
+        for line in self._lines.feed(chunk):
+            if line.strip():
+                yield self._item(line)
+
+    def close(self) -> Iterator[T]:
         """Consume the end of the body; raise if no final object arrived."""
-        items = [self._item(line) for line in self._lines.close() if line.strip()]
+        for line in self._lines.close():
+            if line.strip():
+                yield self._item(line)
         if not self.finished:
             raise OllamaConnectionError(
                 f"the stream from {self._where} ended before its final message; "
                 "the connection to Ollama was probably lost, try again"
             )
-        return items
 
     def _item(self, line: bytes) -> T:
         try:
@@ -185,34 +193,31 @@ class SSEDecoder(Generic[T]):
         self._data: list[bytes] = []
         self.finished = False
 
-    def feed(self, chunk: bytes) -> list[T]:
-        """Consume one chunk; return the items it completed."""
+    def feed(self, chunk: bytes) -> Iterator[T]:
+        """Consume one chunk; yield the items it completed."""
         return self._handle(self._lines.feed(chunk))
 
-    def close(self) -> list[T]:
+    def close(self) -> Iterator[T]:
         """Consume the end of the body; raise if ``[DONE]`` never arrived."""
-        items = self._handle([*self._lines.close(), b""])
+        yield from self._handle([*self._lines.close(), b""])
         if not self.finished:
             raise OllamaConnectionError(
                 f"the event stream from {self._where} ended without `data: [DONE]`; "
                 "the reply is incomplete (the server failed or the connection "
                 "was lost)"
             )
-        return items
 
-    def _handle(self, lines: list[bytes]) -> list[T]:
-        items: list[T] = []
+    def _handle(self, lines: list[bytes]) -> Iterator[T]:
         for raw in lines:
             line = raw.rstrip(b"\r")
             if not line:
                 item = self._dispatch()
                 if item is not None:
-                    items.append(item)
+                    yield item
             elif line.startswith(b"data:"):
                 value = line[5:]
                 self._data.append(value[1:] if value.startswith(b" ") else value)
             # Comments (":") and the event/id/retry fields carry nothing we use.
-        return items
 
     def _dispatch(self) -> T | None:
         if not self._data:

@@ -132,10 +132,14 @@ def _schema(hint: Any, where: str) -> dict[str, Any]:
 
 
 def _enum_type(values: list[Any], where: str) -> dict[str, Any]:
-    kinds = {_SCALARS.get(type(value)) for value in values}
-    if None in kinds:
-        raise ConfigError(f"{where}: enum values must be str, int, float or bool")
-    return {"type": kinds.pop()} if len(kinds) == 1 else {}
+    kinds: list[str] = []
+    for value in values:
+        kind = _SCALARS.get(type(value))
+        if kind is None:
+            raise ConfigError(f"{where}: enum values must be str, int, float or bool")
+        if kind not in kinds:
+            kinds.append(kind)
+    return {"type": kinds[0] if len(kinds) == 1 else kinds}
 
 
 def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
