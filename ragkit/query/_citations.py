@@ -619,18 +619,23 @@ def _near_match(
     parts = budget + 1
     size = max(1, m // parts)
     windows: list[tuple[int, int]] = []
+    covered, rest = 0, len(passage) - offset
     for k in range(parts):
         lo = k * size
         hi = m if k == parts - 1 else lo + size
         piece = quote[lo:hi]
-        if not piece:
-            continue
-        at = passage.find(piece, offset)
-        while at >= 0:
-            windows.append(
-                (max(offset, at - lo - budget), min(len(passage), at - lo + m + budget))
-            )
+        at = passage.find(piece, offset) if piece else -1
+        while at >= 0 and covered < rest:
+            start = max(offset, at - lo - budget)
+            end = min(len(passage), at - lo + m + budget)
+            windows.append((start, end))
+            covered += end - start
             at = passage.find(piece, at + 1)
+        if covered >= rest:
+            # Repetitive text yields windows by the thousand; once they add
+            # up to the passage, one scan over all of it is cheaper.
+            windows = [(offset, len(passage))]
+            break
     best: tuple[int, int, int] | None = None
     for lo, hi in _merge_windows(windows):
         found = _best_end(quote, passage, lo, hi)
@@ -644,9 +649,9 @@ def _near_match(
     lo_rev = max(lo, end + 1 - m - distance)
     window = passage[lo_rev : end + 1][::-1]
     back = _best_end(quote[::-1], window, 0, len(window), anchored=True)
-    assert back is not None
-    start = end - back[1]
-    return start, end + 1
+    if back is None:
+        return None
+    return end - back[1], end + 1
 
 
 def _merge_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
