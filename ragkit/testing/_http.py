@@ -27,6 +27,12 @@ class ConnectionHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: LoopbackServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without TCP_NODELAY,
+        # Nagle's algorithm and delayed ACKs add ~40 ms to many replies.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:  # noqa: N802 - the name http.server looks up
         self.server.dispatch(self)
 

@@ -1037,7 +1037,7 @@ class Backend:
             license_value = "\n".join(str(item) for item in license_value)
         model = replace(
             base,
-            name=name.display if name.tag else str(name),
+            name=name.display,
             quantization_level=level,
             template=body.get("template") or base.template,
             system=body.get("system") or base.system,

@@ -516,7 +516,12 @@ class FakeOllama:
         if isinstance(reply, TextReply):
             data, content_type = reply.text.encode(), reply.content_type
         else:
-            data, content_type = dumps(reply.body).encode(), reply.content_type
+            try:
+                data, content_type = dumps(reply.body).encode(), reply.content_type
+            except (TypeError, ValueError) as exc:
+                logger.exception("FakeOllama could not encode a %s reply", route.name)
+                error = self._error(route, ApiError(500, f"internal error: {exc}"))
+                return self._send(handler, route, error, None, "")
         status = reply.status
         if kind == "stream_error" and status < 400:
             error = self._error(route, ApiError(500, message))
@@ -557,6 +562,10 @@ class FakeOllama:
         except ApiError as exc:
             # Nothing was sent yet, so the error still gets a proper status.
             return self._send(handler, route, self._error(route, exc), None, "")
+        except Exception as exc:
+            logger.exception("FakeOllama failed while streaming %s", route.name)
+            error = self._error(route, ApiError(500, f"internal error: {exc}"))
+            return self._send(handler, route, error, None, "")
         handler.start_chunked(_SSE_TYPE if sse else NDJSON_TYPE)
         written = 0
         injected = False
@@ -581,6 +590,9 @@ class FakeOllama:
         except ApiError as exc:
             # After output the status is already 200: the error goes in-band.
             handler.write_chunk(frame(reply.error_body(exc.message)))
+        except Exception as exc:
+            logger.exception("FakeOllama failed while streaming %s", route.name)
+            handler.write_chunk(frame(reply.error_body(f"internal error: {exc}")))
         handler.end_chunked()
         return 200
 

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
-import pytest
 
 from ragkit.testing import FakeOllama
 from ragkit.testing._embedding import embed_text
-
-
-@pytest.fixture
-def client(fake_ollama: FakeOllama) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fake_ollama.url) as client:
-        yield client
 
 
 def test_liveness_and_version(client: httpx.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -38,14 +39,18 @@ ANSWER_SCHEMA = {
 
 
 @pytest.fixture
-def client(fake_ollama: FakeOllama) -> Iterator[ollama.Client]:
-    with ollama.Client(host=fake_ollama.url) as client:
+def client(
+    fake_ollama: FakeOllama, tls_context: ssl.SSLContext
+) -> Iterator[ollama.Client]:
+    with ollama.Client(host=fake_ollama.url, verify=tls_context) as client:
         yield client
 
 
 @pytest.fixture
-async def aclient(fake_ollama: FakeOllama) -> AsyncIterator[ollama.AsyncClient]:
-    async with ollama.AsyncClient(host=fake_ollama.url) as client:
+async def aclient(
+    fake_ollama: FakeOllama, tls_context: ssl.SSLContext
+) -> AsyncIterator[ollama.AsyncClient]:
+    async with ollama.AsyncClient(host=fake_ollama.url, verify=tls_context) as client:
         yield client
 
 
@@ -283,10 +288,15 @@ def test_copy_and_delete(client: ollama.Client) -> None:
     assert failure.value.status_code == 404
 
 
-def test_connection_refused_after_stop(fake_ollama: FakeOllama) -> None:
+def test_connection_refused_after_stop(
+    fake_ollama: FakeOllama, tls_context: ssl.SSLContext
+) -> None:
     url = fake_ollama.url
     fake_ollama.stop()
-    with ollama.Client(host=url) as client, pytest.raises(ConnectionError):
+    with (
+        ollama.Client(host=url, verify=tls_context) as client,
+        pytest.raises(ConnectionError),
+    ):
         client.list()
 
 
