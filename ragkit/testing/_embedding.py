@@ -68,6 +68,23 @@ def _pair_hashes(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
+def _signed_counts(
+    features: npt.NDArray[np.uint64], dimension: np.uint64
+) -> npt.NDArray[np.float64]:
+    """Count features per (index, sign) bucket, damped to ``log2(1 + n)``.
+
+    Damping per bucket rather than per feature needs no sort (np.unique
+    would be the slowest step of embedding) and differs only where two
+    features collide on the same index and sign.
+    """
+    index = (features % dimension).astype(np.intp) * 2
+    index += (features & _SIGN_BIT) != 0
+    counts = np.bincount(index, minlength=2 * int(dimension))
+    damped = np.log2(1.0 + counts).reshape(-1, 2)
+    result: npt.NDArray[np.float64] = damped[:, 1] - damped[:, 0]
+    return result
+
+
 def _check_dimension(dimension: int) -> None:
     if dimension < 1:
         raise ValueError(f"dimension must be at least 1, got {dimension}")
@@ -77,10 +94,10 @@ def raw_vector(text: str, dimension: int) -> npt.NDArray[np.float32]:
     """Embed a text without normalising, as nomic-bert models do on /api/embeddings.
 
     Each lower-cased word and each adjacent word pair is hashed to an index
-    and a sign. A word that occurs ``n`` times adds ``1 + ln(n)`` at its
-    index; each occurrence of a pair adds 0.5 at its own. A text without
-    words gets the feature of one fixed token, so it is never the zero
-    vector.
+    and a sign. A word that occurs ``n`` times adds ``log2(1 + n)`` (1 for a
+    single occurrence) at its index, with its sign; a word pair adds half
+    that at its own index. A text without words gets the feature of one
+    fixed token, so it is never the zero vector.
 
     Args:
         text: The text to embed.
@@ -102,17 +119,10 @@ def _raw64(text: str, dimension: int) -> npt.NDArray[np.float64]:
     tokens = words(text) or [_EMPTY_TOKEN]
     count = len(tokens)
     hashes = np.fromiter(map(_word_hash, tokens), np.int64, count).view(np.uint64)
-    unique, repeats = np.unique(hashes, return_counts=True)
-    # Sublinear term frequency for words; pairs repeat rarely, so each
-    # occurrence simply counts.
-    features = np.concatenate((unique, _pair_hashes(hashes)))
-    weights = np.full(features.shape[0], _PAIR_WEIGHT)
-    weights[: unique.shape[0]] = 1.0 + np.log(repeats)
-    weights[(features & _SIGN_BIT) == 0] *= -1.0
-    index = (features % np.uint64(dimension)).astype(np.intp)
-    out = np.bincount(index, weights=weights, minlength=dimension).astype(
-        np.float64, copy=False
-    )
+    size = np.uint64(dimension)
+    out = _signed_counts(hashes, size)
+    if count > 1:
+        out += _PAIR_WEIGHT * _signed_counts(_pair_hashes(hashes), size)
     if not out.any():
         # Every feature cancelled out (possible in tiny dimensions): fall back
         # to a fixed axis so the vector can still be normalised.

@@ -160,12 +160,12 @@ def test_repeated_words_count_sublinearly() -> None:
     thrice = raw_vector("apple apple apple", 4096)
     index = int(np.argmax(np.abs(once)))
     assert np.count_nonzero(once) == 1
-    assert abs(float(once[index])) == pytest.approx(1.0)
-    # Three "apple"s weigh 1 + ln 3, not 3; the "apple apple" pair occurs
-    # twice and lands elsewhere, each occurrence weighing 0.5.
-    assert abs(float(thrice[index])) == pytest.approx(1 + np.log(3), rel=1e-6)
+    assert abs(float(once[index])) == 1.0
+    # Three "apple"s weigh log2(1 + 3) = 2, not 3; the "apple apple" pair
+    # occurs twice and lands elsewhere with half of log2(1 + 2).
+    assert abs(float(thrice[index])) == 2.0
     others = np.delete(np.abs(thrice), index)
-    assert others[others > 0].tolist() == pytest.approx([2 * 0.5])
+    assert others[others > 0].tolist() == pytest.approx([0.5 * np.log2(3)])
 
 
 @pytest.mark.parametrize("text", ["", "   ", "!!! ... ???"])
