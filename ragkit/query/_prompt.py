@@ -73,7 +73,7 @@ and do not answer the question. Reply with the rewritten question only."""
 MESSAGE_OVERHEAD = 8
 """Tokens a chat template adds around each message (role markers, separators)."""
 
-_HEADER_LIKE = re.compile(r"^(?=[ \t]*\[\d+\])", re.MULTILINE)
+_HEADER_LIKE = re.compile(r"^([ \t]*)(?=\[\d+\])", re.MULTILINE)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
 _PREFIX = re.compile(
@@ -334,6 +334,7 @@ def _unwrap(text: str) -> str:
 
 def _source_block(number: int, hit: Hit) -> str:
     # A line of passage text that looks like a "[N]" heading would read as the
-    # start of another source; indenting it by one space keeps it plain text.
-    body = _HEADER_LIKE.sub(" ", hit.chunk.text.strip("\n"))
+    # start of another source; a Markdown escape keeps it plain text, and
+    # quotes copied with or without the backslash still verify.
+    body = _HEADER_LIKE.sub(r"\1\\", hit.chunk.text.strip("\n"))
     return f"{format_source(number, hit)}\n{body}"
