@@ -35,11 +35,11 @@ def is_transient(exc: BaseException) -> bool:
     """Whether sending the same request again (here or elsewhere) may succeed."""
     if isinstance(exc, (OllamaConnectionError, OllamaTimeoutError)):
         return True
-    return (
-        isinstance(exc, ResponseError)
-        and not isinstance(exc, ModelNotFoundError)
-        and exc.status_code in TRANSIENT_STATUSES
-    )
+    if not isinstance(exc, ResponseError) or isinstance(exc, ModelNotFoundError):
+        return False
+    # A reply that could not be read (status 200, body not JSON) is a garbled
+    # answer, most often from a proxy or a cut connection; asking again helps.
+    return exc.status_code in TRANSIENT_STATUSES or exc.status_code < 400
 
 
 def hurts_host(exc: BaseException) -> bool:

@@ -40,6 +40,11 @@ Send = Callable[[str, list[str], bool], Vectors]
 
 NON_FINITE = "the server returned a vector with NaN or infinite values"
 
+# How long a partly filled batch may wait for more input while a worker is
+# idle. A fast source fills a batch well within it, so batches stay full; a
+# slow one (a big PDF being parsed) does not leave the server idle for long.
+LINGER_SECONDS = 0.05
+
 
 class StatsFanout:
     """Applies each count to several :class:`EmbedStats` (the run's, the embedder's)."""
@@ -104,6 +109,7 @@ class _Batch:
     truncate: bool = False
     attempts: int = 0
     not_before: float = 0.0
+    started: float = 0.0
 
 
 @dataclass(slots=True)
@@ -268,6 +274,8 @@ class Run(Generic[K]):
                 if not self._close_batch():
                     return False
             self._pending[full] = _Entry(text, [key])
+            if not self._building.texts:
+                self._building.started = time.monotonic()
             self._building.texts.append(full)
             self._building.tokens += tokens
             if (
@@ -321,11 +329,14 @@ class Run(Generic[K]):
                         self._cv.notify_all()
                         return batch
                     wake = _earliest(wake, batch.not_before)
-                # Nothing queued while the source is slow: send what the
+                # Nothing queued because the source is slow: send what the
                 # feeder has so far rather than let the server sit idle.
                 if not self._queue and self._building.texts:
-                    batch, self._building = self._building, _Batch()
-                    return batch
+                    ripe = self._building.started + LINGER_SECONDS
+                    if ripe <= now:
+                        batch, self._building = self._building, _Batch()
+                        return batch
+                    wake = _earliest(wake, ripe)
             else:
                 wake = _earliest(wake, self._pool.back_at(host))
             if self._finished():
@@ -430,7 +441,7 @@ class Run(Generic[K]):
         self._stats.add(failed=len(failures))
 
     def _deliver(self, host: str, batch: _Batch, vectors: Vectors) -> None:
-        finite = np.isfinite(vectors).all(axis=1)
+        finite = np.isfinite(vectors).min(axis=1, initial=True).tolist()
         keys: list[K] = []
         rows: list[int] = []
         failures: list[EmbedFailure[K]] = []
