@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
@@ -47,6 +48,19 @@ def test_tokens_concatenate_back_to_the_text(text: str) -> None:
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
 def test_count_tokens_matches_tokenize(text: str) -> None:
     assert count_tokens(text) == len(tokenize(text))
+
+
+def test_random_texts_round_trip_and_count_consistently() -> None:
+    pool = "abcXYZ  \t\n\r.,;!?-_'\"()ßé東京🎉\u0301\u00a00123456789"
+    rng = random.Random(20240601)
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 60)))
+        text += "w" * rng.randrange(0, 20)
+        pieces = tokenize(text)
+        assert "".join(pieces) == text
+        assert count_tokens(text) == len(pieces)
+        limit = rng.randrange(0, len(pieces) + 2)
+        assert truncate_tokens(text, limit) == "".join(pieces[:limit])
 
 
 def test_words_punctuation_and_whitespace_become_pieces() -> None:
