@@ -35,6 +35,12 @@ class Recorder:
             self._script.append(_factory(item))
         return self
 
+    def restart(self, *replies: Reply) -> Recorder:
+        """Drop the remaining script and the recorded requests; script anew."""
+        self._script.clear()
+        self.requests.clear()
+        return self.reply(*replies)
+
     def json(self, data: Any, status: int = 200) -> Recorder:
         return self.reply(lambda request: httpx.Response(status, json=data))
 
