@@ -48,9 +48,13 @@ class LoadError(IngestError):
     """
 
     def __init__(self, reason: str, *, path: str | None = None) -> None:
+        super().__init__(reason)
         self.reason = reason
         self.path = path
-        super().__init__(f"{path}: {reason}" if path else reason)
+
+    def __str__(self) -> str:
+        # Computed, so that :func:`load` can add the path on the way out.
+        return f"{self.path}: {self.reason}" if self.path else self.reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,9 +162,9 @@ def load(
     try:
         return _load(path, relpath, options)
     except LoadError as exc:
-        if exc.path is not None:
-            raise
-        raise LoadError(exc.reason, path=relpath) from exc
+        if exc.path is None:
+            exc.path = relpath
+        raise
 
 
 def _load(path: Path, relpath: str, options: LoaderOptions) -> Document:
@@ -194,17 +194,19 @@ def _read(path: Path, max_bytes: int) -> bytes:
         raise LoadError("permission denied") from None
     except OSError as exc:
         raise LoadError(f"cannot open ({exc.strerror or exc})") from None
-    with open(fd, "rb", closefd=True) as fh:
-        try:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise LoadError("not a regular file")
-            if st.st_size > max_bytes:
-                raise LoadError(_too_large(st.st_size, max_bytes))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError("not a regular file")
+        if st.st_size > max_bytes:
+            raise LoadError(_too_large(st.st_size, max_bytes))
+        with open(fd, "rb", closefd=False) as fh:
             # One byte over the limit tells a file that grew since the stat.
             data = fh.read(max_bytes + 1)
-        except OSError as exc:
-            raise LoadError(f"cannot read ({exc.strerror or exc})") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise LoadError(_too_large(len(data), max_bytes))
     if not data:
