@@ -554,45 +554,40 @@ class FakeOllama:
                 text = text[: max(1, len(text) // 2)]
             return f"data: {text}\n\n".encode() if sse else f"{text}\n".encode()
 
-        items = iter(reply.stream)
-        try:
-            first = next(items)
-        except StopIteration:
-            first = _END
-        except ApiError as exc:
+        items = _guarded(iter(reply.stream), route.name)
+        first = next(items, _END)
+        if isinstance(first, ApiError):
             # Nothing was sent yet, so the error still gets a proper status.
-            return self._send(handler, route, self._error(route, exc), None, "")
-        except Exception as exc:
-            logger.exception("FakeOllama failed while streaming %s", route.name)
-            error = self._error(route, ApiError(500, f"internal error: {exc}"))
-            return self._send(handler, route, error, None, "")
+            return self._send(handler, route, self._error(route, first), None, "")
         handler.start_chunked(_SSE_TYPE if sse else NDJSON_TYPE)
         written = 0
-        injected = False
+        pending = kind
         current = first
-        try:
-            for upcoming in _lookahead(items, current):
-                is_last = upcoming is _END
-                due = kind is not None and not injected and (written >= 1 or is_last)
-                if due and kind == "cut":
-                    handler.abort()
-                    return 200
-                if due and kind == "stream_error":
-                    handler.write_chunk(frame(reply.error_body(message)))
-                    handler.end_chunked()
-                    return 200
-                if due and kind == "malformed":
-                    handler.write_chunk(frame(current, broken=True))
-                    injected = True
+        while current is not _END:
+            if isinstance(current, ApiError):
+                # After output the status is already 200: the error goes in-band.
+                handler.write_chunk(frame(reply.error_body(current.message)))
+                break
+            if pending is None:
                 handler.write_chunk(frame(current))
                 written += 1
-                current = upcoming
-        except ApiError as exc:
-            # After output the status is already 200: the error goes in-band.
-            handler.write_chunk(frame(reply.error_body(exc.message)))
-        except Exception as exc:
-            logger.exception("FakeOllama failed while streaming %s", route.name)
-            handler.write_chunk(frame(reply.error_body(f"internal error: {exc}")))
+                current = next(items, _END)
+                continue
+            # A fault is pending: look one item ahead, so that a cut never
+            # delivers the final line.
+            upcoming = next(items, _END)
+            if written >= 1 or upcoming is _END or isinstance(upcoming, ApiError):
+                if pending == "cut":
+                    handler.abort()
+                    return 200
+                if pending == "stream_error":
+                    handler.write_chunk(frame(reply.error_body(message)))
+                    break
+                handler.write_chunk(frame(current, broken=True))
+                pending = None
+            handler.write_chunk(frame(current))
+            written += 1
+            current = upcoming
         handler.end_chunked()
         return 200
 
@@ -600,12 +595,12 @@ class FakeOllama:
 _END = object()
 
 
-def _lookahead(items: Iterator[Any], current: Any) -> Iterator[Any]:
-    """Yield what follows ``current`` (or ``_END``), one step ahead of sending.
-
-    Knowing whether a line is the last lets cuts never deliver the final line.
-    """
-    if current is _END:
-        return
-    yield from items
-    yield _END
+def _guarded(items: Iterator[Any], route: str) -> Iterator[Any]:
+    """Pass items through; an exception becomes a final :class:`ApiError` item."""
+    try:
+        yield from items
+    except ApiError as exc:
+        yield exc
+    except Exception as exc:
+        logger.exception("FakeOllama failed while streaming %s", route)
+        yield ApiError(500, f"internal error: {exc}")
