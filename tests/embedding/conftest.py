@@ -1,77 +1,14 @@
-"""Helpers for the embedder tests: a scripted Ollama behind httpx.MockTransport.
-
-FakeOllama covers everything a real server does on demand; the scripted
-server covers what it cannot be made to do: reject one particular input,
-return vectors of the wrong size or with NaN, time out on large batches.
-"""
+"""Fixtures for the embedder tests: the scripted Ollama and Embedders on it."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
+from embedding_helpers import ScriptedOllama
 
 from ragkit.embedding import Embedder
-from ragkit.ollama import Client
-
-EmbedHandler = Callable[[list[str], bool], httpx.Response | list[list[float]]]
-
-
-def fake_vector(text: str, dimension: int) -> list[float]:
-    """A deterministic vector per text (not normalised: tests compare exactly)."""
-    digest = hashlib.sha256(text.encode()).digest()
-    return [digest[i] / 255.0 for i in range(dimension)]
-
-
-@dataclass
-class ScriptedOllama:
-    """Answers show/tags itself and hands /api/embed to ``on_embed``."""
-
-    dimension: int = 4
-    show_dimension: int | None = 4
-    on_embed: EmbedHandler | None = None
-    embeds: list[tuple[list[str], bool]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        body: dict[str, Any] = json.loads(request.content or b"{}")
-        if request.url.path == "/api/show":
-            info: dict[str, Any] = {
-                "general.architecture": "bert",
-                "bert.context_length": 512,
-            }
-            if self.show_dimension is not None:
-                info["bert.embedding_length"] = self.show_dimension
-            return httpx.Response(
-                200, json={"model_info": info, "capabilities": ["embedding"]}
-            )
-        if request.url.path == "/api/tags":
-            return httpx.Response(
-                200, json={"models": [{"name": "scripted:latest", "digest": "ab" * 32}]}
-            )
-        assert request.url.path == "/api/embed"
-        texts = list(body["input"])
-        truncate = bool(body.get("truncate", True))
-        with self._lock:
-            self.embeds.append((texts, truncate))
-        outcome = self.on_embed(texts, truncate) if self.on_embed else None
-        if isinstance(outcome, httpx.Response):
-            return outcome
-        vectors = outcome or [fake_vector(t, self.dimension) for t in texts]
-        # json.dumps writes NaN/Infinity literals, which the client accepts.
-        content = json.dumps({"model": body["model"], "embeddings": vectors})
-        return httpx.Response(
-            200, content=content, headers={"content-type": "application/json"}
-        )
-
-    def factory(self, host: str) -> Client:
-        return Client(host, retries=0, transport=httpx.MockTransport(self.handle))
 
 
 @pytest.fixture

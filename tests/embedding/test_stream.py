@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from embedding_helpers import logged
 
 from ragkit.embedding import Embedder, EmbedFailure, EmbedResult, EmbedStats
 from ragkit.ollama import Client
@@ -23,17 +24,8 @@ def reference(server: FakeOllama, model: str, texts: list[str]) -> np.ndarray:
 
 
 def embed_records(server: FakeOllama, expected: int) -> list[RequestRecord]:
-    """The server's log of /api/embed requests, once it holds ``expected`` of them.
-
-    FakeOllama logs a request just after sending its reply, so the last record
-    can lag behind the client by a moment; this waits for it (up to 5 s).
-    """
-    deadline = time.monotonic() + 5.0
-    while True:
-        records = [r for r in server.requests if r.path == "/api/embed"]
-        if len(records) >= expected or time.monotonic() > deadline:
-            return records
-        time.sleep(0.005)
+    """The server's /api/embed log, once it holds ``expected`` records."""
+    return logged(server, "/api/embed", expected)
 
 
 def embed_inputs(server: FakeOllama, expected: int) -> list[list[str]]:
@@ -280,7 +272,7 @@ def test_batch_consistency_is_exact_on_fake_ollama(fake_ollama: FakeOllama) -> N
         assert embedder.check_batch_consistency(texts_of(5)) == 0.0
         assert embedder.check_batch_consistency([]) == 0.0
     # One request for the batch, one per text alone.
-    assert fake_ollama.counts("/api/embed") == 6
+    assert len(embed_records(fake_ollama, 6)) == 6
 
 
 def test_failures_are_never_yielded_on_a_clean_server(fake_ollama: FakeOllama) -> None:
