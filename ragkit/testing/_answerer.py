@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -721,16 +722,20 @@ def _name_terms(name: str) -> set[str]:
 def _choose_tool(
     tools: Sequence[Mapping[str, Any]], question: str, turn: int
 ) -> dict[str, Any] | None:
+    """Call the tool whose name, description or parameters share most words.
+
+    Name words count double. Ties go to the earlier tool; no shared word at
+    all means no call.
+    """
     wanted = _terms(question)
     best: tuple[float, Mapping[str, Any]] | None = None
     for tool in tools:
-        function = tool.get("function", tool)
+        function = tool.get("function", tool) if isinstance(tool, Mapping) else None
         if not isinstance(function, Mapping) or not isinstance(
             function.get("name"), str
         ):
             continue
-        parameters = function.get("parameters") or {}
-        properties = parameters.get("properties") or {}
+        properties = _mapping(_mapping(function.get("parameters")).get("properties"))
         score = 2.0 * len(wanted & _name_terms(function["name"]))
         description = function.get("description")
         if isinstance(description, str):
@@ -742,7 +747,7 @@ def _choose_tool(
     if best is None:
         return None
     function = best[1]
-    arguments = _arguments(function.get("parameters") or {}, question)
+    arguments = _arguments(_mapping(function.get("parameters")), question)
     name = function["name"]
     seed = json.dumps([name, arguments, question, turn], sort_keys=True)
     digest = hashlib.blake2b(seed.encode("utf-8"), digest_size=8).digest()
@@ -796,6 +801,10 @@ def _phrases(question: str) -> list[str]:
     return found
 
 
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _kind(schema: Mapping[str, Any]) -> str:
     declared = schema.get("type")
     names = [declared] if isinstance(declared, str) else list(declared or [])
@@ -809,8 +818,16 @@ def _kind(schema: Mapping[str, Any]) -> str:
 
 
 def _arguments(parameters: Mapping[str, Any], question: str) -> dict[str, Any]:
-    properties: Mapping[str, Any] = parameters.get("properties") or {}
-    required = set(parameters.get("required") or ())
+    """Fill a tool's parameters from the question.
+
+    Required strings get names from the question in order (or the whole
+    question), numbers come from the question's digits, enums take the
+    value the question mentions (else their first value). Optional
+    parameters are filled only when the question supplies them.
+    """
+    properties = _mapping(parameters.get("properties"))
+    required_names = parameters.get("required")
+    required = set(required_names) if isinstance(required_names, list) else set()
     question_words = set(words(question))
     phrases = _phrases(question)
     numbers = _NUMBER.findall(question)
@@ -818,8 +835,17 @@ def _arguments(parameters: Mapping[str, Any], question: str) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
     next_phrase = 0
     next_number = 0
-    for name, prop in properties.items():
-        if not isinstance(prop, Mapping):
+    defs = _mapping(parameters.get("$defs"))
+    for name, raw in properties.items():
+        if not isinstance(raw, Mapping):
+            continue
+        # Sub-schemas may point into the parameters' $defs.
+        scoped = {**raw, "$defs": defs}
+        try:
+            prop = flatten(scoped, scoped)
+        except ValueError:
+            # A $ref that leads nowhere: leave the argument out, as a
+            # confused model would, rather than fail the request.
             continue
         needed = name in required
         enum = prop.get("enum")
@@ -833,7 +859,8 @@ def _arguments(parameters: Mapping[str, Any], question: str) -> dict[str, Any]:
             if next_number < len(numbers):
                 value = float(numbers[next_number])
                 next_number += 1
-                arguments[name] = int(value) if kind == "integer" else value
+                integral = kind == "integer" or value.is_integer()
+                arguments[name] = int(value) if integral else value
             elif needed:
                 arguments[name] = 0
         elif kind == "boolean":
@@ -850,5 +877,6 @@ def _arguments(parameters: Mapping[str, Any], question: str) -> dict[str, Any]:
             else:
                 arguments[name] = phrases[0] if phrases else plain_question
         elif needed:
-            arguments[name] = instance_for(prop)
+            with contextlib.suppress(ValueError):
+                arguments[name] = instance_for(scoped)
     return arguments

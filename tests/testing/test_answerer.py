@@ -529,6 +529,34 @@ def test_query_parameters_take_the_whole_question() -> None:
     }
 
 
+def test_tool_parameters_with_defs_numbers_and_bad_refs() -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "convert_currency",
+            "description": "Convert an amount of money",
+            "parameters": {
+                "type": "object",
+                "$defs": {"money": {"type": "object", "properties": {}}},
+                "properties": {
+                    "amount": {"type": "number"},
+                    "fee": {"type": "number"},
+                    "options": {"$ref": "#/$defs/money"},
+                    "broken": {"$ref": "#/$defs/missing"},
+                    "nested": {
+                        "type": "object",
+                        "properties": {"x": {"$ref": "#/nowhere"}},
+                    },
+                },
+                "required": ["amount", "fee", "options", "broken", "nested"],
+            },
+        },
+    }
+    messages = [{"role": "user", "content": "Convert 12.5 euros, fee 2"}]
+    (call,) = answer_chat(messages, tools=["not a tool", tool]).tool_calls
+    assert call["function"]["arguments"] == {"amount": 12.5, "fee": 2, "options": {}}
+
+
 def test_no_tool_call_when_no_tool_fits() -> None:
     messages = [{"role": "user", "content": "Why is the sky blue?"}]
     reply = answer_chat(messages, tools=[WEATHER_TOOL, STOCK_TOOL])
