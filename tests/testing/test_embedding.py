@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -137,7 +138,7 @@ def test_embedding_is_deterministic_across_calls_and_processes() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONHASHSEED": "12345"},
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
     )
     assert other.stdout.strip() == first.tobytes().hex()
 
