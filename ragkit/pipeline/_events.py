@@ -1,0 +1,105 @@
+"""What an ingest run reports: progress while it runs, a report when it ends."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["IngestProgress", "IngestReport", "ProblemChunk", "SkippedFile"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    """A snapshot of a running ingest, handed to the ``progress`` callback.
+
+    Attributes:
+        phase: ``indexing`` (reading files), ``embedding`` (waiting for the
+            last vectors), ``saving`` (writing the search index) or ``done``.
+        files_seen: Files found so far.
+        files_done: Files written to the index so far (added or changed).
+        chunks_queued: Chunks sent to be embedded so far.
+        chunks_embedded: Chunks embedded so far.
+        chunks_written: Chunks written to the index so far.
+        elapsed: Seconds since the run started.
+    """
+
+    phase: str
+    files_seen: int
+    files_done: int
+    chunks_queued: int
+    chunks_embedded: int
+    chunks_written: int
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file (or folder) the run could not index, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemChunk:
+    """A chunk that was truncated or could not be embedded.
+
+    Attributes:
+        location: Where it is (``path:lines p.N``).
+        reason: What happened to it.
+    """
+
+    location: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run did.
+
+    Attributes:
+        index: The index directory.
+        model: The embedding model.
+        added: Documents new to the index.
+        changed: Documents whose chunks were replaced.
+        removed: Documents that left the index because their file is gone.
+        unchanged: Files that needed no work.
+        unsupported: Files of a type no loader reads (left alone quietly).
+        skipped: Files that could not be read, with their reasons; a file
+            indexed before keeps its earlier version.
+        chunks: Chunks written.
+        embedded: Distinct texts sent to the server to embed.
+        reused: Chunks whose vectors were already in the index's cache.
+        requests: ``/api/embed`` requests made.
+        truncated: Chunks longer than the model's context (embedded truncated).
+        failed: Chunks the server refused to embed (left out of the index).
+        files_done: Documents written.
+        seconds: Wall time of the run.
+        dry_run: Nothing was written; the lists say what would change.
+    """
+
+    index: str
+    model: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    unsupported: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    requests: int = 0
+    truncated: list[ProblemChunk] = field(default_factory=list)
+    failed: list[ProblemChunk] = field(default_factory=list)
+    files_done: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def skip(self, path: str, reason: str) -> None:
+        """Record a file the run could not index."""
+        self.skipped.append(SkippedFile(path, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data, for ``--json``."""
+        return asdict(self)
