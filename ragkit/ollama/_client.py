@@ -178,13 +178,11 @@ class Client(BaseClient):
         response = self._send(call)
         try:
             decoder = self._decoder(call, response.status_code)
-            chunks = response.iter_bytes()
-            while True:
-                with self._translate(call):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                yield from decoder.feed(chunk)
+            # Only httpx errors are translated; GeneratorExit from an early close
+            # and the decoder's own errors pass through unchanged.
+            with self._translate(call):
+                for chunk in response.iter_bytes():
+                    yield from decoder.feed(chunk)
             yield from decoder.close()
         finally:
             response.close()
@@ -928,14 +926,12 @@ class AsyncClient(BaseClient):
         response = await self._send(call)
         try:
             decoder = self._decoder(call, response.status_code)
-            chunks = response.aiter_bytes()
-            while True:
-                with self._translate(call):
-                    chunk = await anext(chunks, None)
-                if chunk is None:
-                    break
-                for item in decoder.feed(chunk):
-                    yield item
+            # Only httpx errors are translated; GeneratorExit from an early close
+            # and the decoder's own errors pass through unchanged.
+            with self._translate(call):
+                async for chunk in response.aiter_bytes():
+                    for item in decoder.feed(chunk):
+                        yield item
             for item in decoder.close():
                 yield item
         finally:

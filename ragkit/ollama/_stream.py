@@ -61,9 +61,9 @@ class LineSplitter:
             self._tail += chunk
             return []
         self._tail += chunk[:end]
-        lines = self._tail.split(b"\n")
+        lines = bytes(self._tail).split(b"\n")
         self._tail = bytearray(chunk[end + 1 :])
-        return [bytes(line) for line in lines]
+        return lines
 
     def close(self) -> list[bytes]:
         """Return the last line if the body did not end with ``\\n``."""
@@ -130,13 +130,13 @@ class NDJSONDecoder(Generic[T]):
         the caller before the error is raised.
         """
         for line in self._lines.feed(chunk):
-            if line.strip():
+            if line and not line.isspace():
                 yield self._item(line)
 
     def close(self) -> Iterator[T]:
         """Consume the end of the body; raise if no final object arrived."""
         for line in self._lines.close():
-            if line.strip():
+            if line and not line.isspace():
                 yield self._item(line)
         if not self.finished:
             raise OllamaConnectionError(
@@ -152,14 +152,14 @@ class NDJSONDecoder(Generic[T]):
                 f"the server sent a line that is not JSON: {_short(line)!r}",
                 self._status_code,
             ) from None
-        if not isinstance(data, Mapping):
+        # json.loads builds dicts; the exact type check is cheaper than an ABC one.
+        if type(data) is not dict:
             raise ResponseError(
                 f"the server sent a line that is not a JSON object: {_short(line)!r}",
                 self._status_code,
             )
-        message = error_message(data)
-        if message is not None:
-            raise ResponseError(message, self._status_code)
+        if "error" in data:
+            raise ResponseError(error_message(data) or "", self._status_code)
         if self._is_final(data):
             self.finished = True
         return self._parse(data)

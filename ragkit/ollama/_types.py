@@ -52,6 +52,9 @@ def _known(cls: type) -> frozenset[str]:
 
 def _extra(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     known = _known(cls)
+    # Fast path: a reply with only known fields (the usual case, once per chunk).
+    if known.issuperset(data):
+        return {}
     return {key: value for key, value in data.items() if key not in known}
 
 
