@@ -1,4 +1,4 @@
-"""The root ``ragkit`` group, its shared options, and the one place errors become exits."""
+"""The root ``ragkit`` group, its shared options, and where errors become exits."""
 
 from __future__ import annotations
 
@@ -70,11 +70,35 @@ def cli(ctx: click.Context, index: Path, host: str | None, verbose: bool) -> Non
       ragkit ask "How do I rotate the API keys?"
       ragkit search "rotation schedule" --json
     """
-    if verbose:
-        logging.basicConfig(
-            level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s"
-        )
+    _route_logs(verbose)
     ctx.obj = AppContext(index=index, host=host, verbose=verbose)
+
+
+class _StderrHandler(logging.Handler):
+    """Log records as lines on the current stderr (looked up at each write)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            warn(self.format(record))
+        except Exception:  # a broken stderr must not break the command
+            self.handleError(record)
+
+
+def _route_logs(verbose: bool) -> None:
+    # The library only logs; the CLI decides what reaches the terminal:
+    # warnings as one plain line each, everything with --verbose.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _StderrHandler):
+            root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def main() -> None:
