@@ -20,14 +20,14 @@ from ragkit.testing._server import FakeOllama, RequestRecord
 from ragkit.testing._slots import QUEUE_FULL, CostModel, EndpointStats, ServerStats
 
 __all__ = [
-    "DEFAULT_MODELS",
-    "QUEUE_FULL",
     "CostModel",
+    "DEFAULT_MODELS",
     "EndpointStats",
     "FakeModel",
     "FakeOllama",
     "FaultKind",
     "Faults",
+    "QUEUE_FULL",
     "RequestRecord",
     "ServerStats",
 ]
