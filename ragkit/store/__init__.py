@@ -19,11 +19,11 @@ from ._store import Store
 
 __all__ = [
     "AUTO_HNSW_THRESHOLD",
+    "ChunkFilter",
+    "DocumentRecord",
     "FORMAT_VERSION",
     "HNSW_EF_SEARCH",
     "INDEX_TYPES",
-    "ChunkFilter",
-    "DocumentRecord",
     "IndexStats",
     "Manifest",
     "Store",

@@ -24,8 +24,8 @@ import numpy as np
 
 __all__ = [
     "AUTO_HNSW_THRESHOLD",
-    "HNSW_EF_SEARCH",
     "AnnIndex",
+    "HNSW_EF_SEARCH",
     "StampError",
     "needs_training",
     "normalized",

@@ -8,11 +8,11 @@ import ragkit.store
 def test_store_all_is_pinned_sorted_and_importable() -> None:
     assert ragkit.store.__all__ == [
         "AUTO_HNSW_THRESHOLD",
+        "ChunkFilter",
+        "DocumentRecord",
         "FORMAT_VERSION",
         "HNSW_EF_SEARCH",
         "INDEX_TYPES",
-        "ChunkFilter",
-        "DocumentRecord",
         "IndexStats",
         "Manifest",
         "Store",
