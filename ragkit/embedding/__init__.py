@@ -12,6 +12,7 @@ from __future__ import annotations
 from ragkit.embedding._embedder import Embedder, default_token_estimate
 from ragkit.embedding._prefixes import ModelPrefixes, base_model_name, default_prefixes
 from ragkit.embedding._types import (
+    EmbedderConfig,
     EmbeddingModelInfo,
     EmbedFailure,
     EmbedResult,
@@ -24,6 +25,7 @@ __all__ = [
     "EmbedResult",
     "EmbedStats",
     "Embedder",
+    "EmbedderConfig",
     "EmbeddingModelInfo",
     "HostStats",
     "ModelPrefixes",

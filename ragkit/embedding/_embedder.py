@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from ragkit.embedding._policy import (
 from ragkit.embedding._prefixes import default_prefixes
 from ragkit.embedding._stream import Run, RunSettings, StatsFanout, check_vectors
 from ragkit.embedding._types import (
+    EmbedderConfig,
     EmbeddingModelInfo,
     EmbedFailure,
     EmbedResult,
@@ -34,10 +36,11 @@ from ragkit.errors import (
     ConfigError,
     IngestError,
     ModelNotFoundError,
+    OllamaError,
     RagkitError,
     ResponseError,
 )
-from ragkit.ollama import Client, KeepAlive, parse_host
+from ragkit.ollama import Client, KeepAlive, ListedModel, parse_host
 
 __all__ = ["Embedder", "default_token_estimate"]
 
@@ -190,6 +193,57 @@ class Embedder:
         self._closed = False
         if not defaults.known and document_prefix is None and query_prefix is None:
             logger.debug("no known prefixes for %s; embedding texts as given", model)
+        self.config = EmbedderConfig(
+            model=model,
+            hosts=tuple(urls),
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            in_flight_per_host=in_flight_per_host,
+            retries=retries,
+            backoff=backoff,
+            document_prefix=self.document_prefix,
+            query_prefix=self.query_prefix,
+            keep_alive=keep_alive,
+            timeout=timeout,
+            queue_size=self._queue_size,
+            dedup_window=dedup_window,
+            cooldown=cooldown,
+            max_host_failures=max_host_failures,
+        )
+        """The settings in effect, hosts and prefixes resolved."""
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EmbedderConfig,
+        *,
+        api_key: str | None = None,
+        estimate_tokens: Callable[[str], int] | None = None,
+        client_factory: Callable[[str], Client] | None = None,
+    ) -> Embedder:
+        """Build an embedder from plain settings (e.g. a pipeline recipe).
+
+        Args:
+            config: The settings.
+            api_key: Bearer token for every host (else ``OLLAMA_API_KEY``).
+            estimate_tokens: See the constructor.
+            client_factory: See the constructor.
+
+        Raises:
+            ConfigError: A setting is out of range.
+        """
+        settings = {
+            field.name: getattr(config, field.name)
+            for field in dataclasses.fields(config)
+            if field.name != "model"
+        }
+        return cls(
+            config.model,
+            api_key=api_key,
+            estimate_tokens=estimate_tokens,
+            client_factory=client_factory,
+            **settings,
+        )
 
     def __repr__(self) -> str:
         return f"Embedder({self.model!r}, hosts={self.hosts!r})"
@@ -221,16 +275,43 @@ class Embedder:
 
         The context length comes from ``/api/show`` (lowered to the Modelfile's
         ``num_ctx`` when that is smaller), the digest from ``/api/tags``, the
-        dimension from ``/api/show`` or else from one probe embedding.
+        dimension from ``/api/show`` or else from one probe embedding. With
+        several hosts, the others' ``/api/tags`` are read too: they must hold
+        the same model digest, or their vectors would not be comparable.
 
         Raises:
             ModelNotFoundError: The server does not have the model.
             OllamaConnectionError: No host could be reached.
+            ConfigError: Two hosts hold different versions of the model.
         """
         with self._info_lock:
             if self._info is None:
-                self._info = self._call(self._read_model_info)
+                info = self._call(self._read_model_info)
+                self._check_other_hosts(info)
+                self._info = info
             return self._info
+
+    def _check_other_hosts(self, info: EmbeddingModelInfo) -> None:
+        for host in self.hosts:
+            if host == info.host:
+                continue
+            try:
+                models = self._client(host).list().models
+            except OllamaError as exc:
+                if not is_transient(exc):
+                    raise
+                # Unreachable for now: the stream's failover handles it, and
+                # it is checked again when the next Embedder starts.
+                logger.info("could not compare the model on %s: %s", host, exc)
+                continue
+            digest = _listed_digest(models, self.model)
+            if digest and info.digest and digest != info.digest:
+                raise ConfigError(
+                    f"{self.model} differs between hosts: digest {info.digest[:12]} "
+                    f"on {info.host} but {digest[:12]} on {host}; vectors from "
+                    f"different versions do not mix. Run `ollama pull {self.model}` "
+                    "on every host."
+                )
 
     def _read_model_info(self, host: str) -> EmbeddingModelInfo:
         client = self._client(host)
@@ -239,15 +320,7 @@ class Embedder:
         num_ctx = show.num_ctx
         if num_ctx is not None and (context is None or num_ctx < context):
             context = num_ctx
-        wanted = _canonical_name(self.model)
-        digest = next(
-            (
-                listed.digest
-                for listed in client.list().models
-                if _canonical_name(listed.name or listed.model) == wanted
-            ),
-            None,
-        )
+        digest = _listed_digest(client.list().models, self.model)
         dimension = show.embedding_length
         if dimension is None:
             dimension = self._send(host, [_PROBE_TEXT], True).shape[1]
@@ -545,6 +618,14 @@ def _default_factory(
         return Client(host, api_key=api_key, retries=0, timeout=timeout)
 
     return factory
+
+
+def _listed_digest(models: Sequence[ListedModel], model: str) -> str | None:
+    wanted = _canonical_name(model)
+    for listed in models:
+        if _canonical_name(listed.name or listed.model) == wanted:
+            return listed.digest
+    return None
 
 
 def _canonical_name(name: str) -> str:

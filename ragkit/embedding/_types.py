@@ -9,10 +9,13 @@ from typing import Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ragkit.ollama import KeepAlive
+
 __all__ = [
     "EmbedFailure",
     "EmbedResult",
     "EmbedStats",
+    "EmbedderConfig",
     "EmbeddingModelInfo",
     "HostStats",
     "K",
@@ -20,6 +23,34 @@ __all__ = [
 
 K = TypeVar("K")
 """The caller's key type: whatever identifies an input (a chunk id, an index)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderConfig:
+    """The settings of an :class:`~ragkit.embedding.Embedder`, as plain values.
+
+    A pipeline recipe fills one in; ``Embedder.from_config`` builds the
+    embedder, and ``embedder.config`` gives it back with the hosts and
+    prefixes resolved (what an index manifest records). Secrets (the API key)
+    and callables are not part of it. Each field means what the
+    :class:`~ragkit.embedding.Embedder` argument of the same name means.
+    """
+
+    model: str
+    hosts: tuple[str, ...] | None = None
+    batch_size: int = 64
+    max_batch_tokens: int = 8192
+    in_flight_per_host: int = 2
+    retries: int = 4
+    backoff: float = 0.5
+    document_prefix: str | None = None
+    query_prefix: str | None = None
+    keep_alive: KeepAlive | None = None
+    timeout: float | None = None
+    queue_size: int | None = None
+    dedup_window: int = 2048
+    cooldown: float = 30.0
+    max_host_failures: int = 3
 
 
 @dataclass(frozen=True, slots=True)

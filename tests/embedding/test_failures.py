@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 
@@ -10,7 +12,13 @@ import numpy as np
 import pytest
 from embedding_helpers import ScriptedOllama, fake_vector, logged
 
-from ragkit.embedding import Embedder, EmbedFailure, EmbedResult, EmbedStats
+from ragkit.embedding import (
+    Embedder,
+    EmbedderConfig,
+    EmbedFailure,
+    EmbedResult,
+    EmbedStats,
+)
 from ragkit.errors import (
     ConfigError,
     IngestError,
@@ -35,6 +43,10 @@ def collect(
         else:
             vectors.update(zip(item.keys, item.vectors, strict=True))
     return vectors, failures
+
+
+def embed_batches(server: FakeOllama, expected: int) -> list[list[str]]:
+    return [r.body["input"] for r in logged(server, "/api/embed", expected)]
 
 
 def texts_of(n: int) -> list[str]:
@@ -375,3 +387,46 @@ def test_the_request_body_carries_keep_alive_and_truncate_false(
         "truncate": False,
         "keep_alive": "10m",
     }
+
+
+def test_hosts_with_different_versions_of_the_model_are_refused(
+    fake_ollama_factory: Callable[..., FakeOllama],
+) -> None:
+    standard = fake_ollama_factory()
+    retrained = FakeModel(
+        name=MINILM,
+        kind="embedding",
+        dimension=384,
+        context_length=512,
+        family="bert",
+        system="a different build",
+    )
+    other = fake_ollama_factory(models=[retrained])
+    with Embedder(MINILM, hosts=[standard.url, other.url]) as embedder:
+        with pytest.raises(ConfigError, match="differs between hosts") as caught:
+            embedder.model_info()
+    assert other.url in str(caught.value)
+    assert "ollama pull all-minilm" in str(caught.value)
+
+
+def test_the_config_round_trips_with_hosts_and_prefixes_resolved(
+    fake_ollama: FakeOllama,
+) -> None:
+    config = EmbedderConfig("nomic-embed-text", hosts=(fake_ollama.url,), batch_size=3)
+    with Embedder.from_config(config) as embedder:
+        assert embedder.config == dataclasses.replace(
+            config,
+            document_prefix="search_document: ",
+            query_prefix="search_query: ",
+            queue_size=4,
+        )
+        assert embedder.embed_documents(["a", "b", "c", "d"]).shape == (4, 768)
+    assert max(len(b) for b in embed_batches(fake_ollama, 2)) == 3
+
+
+def test_config_defaults_match_the_constructor() -> None:
+    parameters = inspect.signature(Embedder).parameters
+    for field in dataclasses.fields(EmbedderConfig):
+        if field.name in ("model", "hosts"):
+            continue
+        assert parameters[field.name].default == field.default, field.name
