@@ -41,7 +41,8 @@ class Faults:
         malformed_rate: A line that is not JSON.
         stream_error_rate: An in-stream ``{"error": ...}`` line after output.
         seed: Seed of the random generator.
-        endpoints: Paths faults apply to (``None``: every path).
+        endpoints: Routes faults apply to, e.g. ``["/api/embed"]`` (``None``:
+            every route; blob uploads are ``/api/blobs``).
     """
 
     error_rate: float = 0.0

@@ -146,6 +146,8 @@ class LoopbackServer(ThreadingHTTPServer):
         self.dispatch = dispatch
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         self._wake_read, self._wake_write = socket.socketpair()
         try:
             super().__init__(address, ConnectionHandler)

@@ -254,7 +254,8 @@ class FakeOllama:
             n: How many requests.
             kind: ``"500"``, ``"503"``, ``"429"``, ``"drop"``, ``"cut"``,
                 ``"stream_error"`` or ``"malformed"`` (see :data:`FaultKind`).
-            endpoint: A path such as ``/api/embed``; ``None`` matches any.
+            endpoint: A route such as ``/api/embed`` (blobs: ``/api/blobs``);
+                ``None`` matches any.
             message: The error text for the kinds that send one.
 
         Raises:

@@ -502,3 +502,22 @@ def test_invalid_settings_are_rejected(kwargs: dict[str, Any], error: str) -> No
 def test_invalid_model_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="invalid model name"):
         FakeModel(name="bad name")
+
+
+def _ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback_available(), reason="no IPv6 loopback")
+def test_ipv6_loopback(fake_ollama_factory: Callable[..., FakeOllama]) -> None:
+    server = fake_ollama_factory(host="::1")
+    assert server.url == f"http://[::1]:{server.port}"
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/api/version").status_code == 200
