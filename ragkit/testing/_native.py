@@ -165,8 +165,13 @@ def _check_format(value: Any) -> None:
 
 def _fmt32(vector: npt.NDArray[np.floating]) -> RawJSON:
     # Nine significant digits round-trip a float32, which is all the real
-    # server's float32 encoding promises.
-    return RawJSON("[" + ",".join(f"{value:.9g}" for value in vector.tolist()) + "]")
+    # server's float32 encoding promises. Hashed-feature vectors are mostly
+    # zeros, so only the non-zero values are formatted.
+    values = vector.tolist()
+    parts = ["0"] * len(values)
+    for index in np.flatnonzero(vector).tolist():
+        parts[index] = format(values[index], ".9g")
+    return RawJSON("[" + ",".join(parts) + "]")
 
 
 def _fmt64(vector: npt.NDArray[np.floating]) -> RawJSON:
