@@ -299,11 +299,8 @@ class Backend:
         options: Mapping[str, Any],
         done: dict[str, Any],
     ) -> JsonReply:
-        """The empty-prompt answer: unload when keep_alive is 0, else load."""
+        """The empty-prompt answer when not unloading: load the model in a slot."""
         num_ctx = self._num_ctx(model, options)
-        if keep_alive is not None and keep_alive <= timedelta(0):
-            self.registry.unload(model)
-            return JsonReply({**done, "done_reason": "unload"})
         slot = self._acquire(model)
         try:
             self._load(slot, model, keep_alive, num_ctx)
