@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from ragkit.errors import IndexLockedError
+from ragkit.errors import IndexLockedError, StoreError
 
 __all__ = ["WriteLock"]
 
@@ -32,7 +32,10 @@ class WriteLock:
         Raises:
             IndexLockedError: Another writer still holds it after ``wait``.
         """
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock file {self.path}: {exc}") from exc
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
             try:

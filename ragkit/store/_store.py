@@ -896,9 +896,10 @@ class Store:
 
     @staticmethod
     def _bump(db: sqlite3.Connection) -> tuple[int, int]:
-        new = db.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value"
-        ).fetchone()[0]
+        # Not UPDATE ... RETURNING: that needs SQLite 3.35, newer than some
+        # distributions' Python ships with.
+        db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+        new = Store._generation(db)
         db.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (_utc_now(),))
         return int(new) - 1, int(new)
 

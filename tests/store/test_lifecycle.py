@@ -314,3 +314,17 @@ def test_memory_store(manifest: Manifest) -> None:
         assert store.search_vectors([1.0] * DIM, 1)
     with pytest.raises(StoreError, match="closed"):
         store.stats()
+
+
+def test_unopenable_lock_file(index_dir: Path, manifest: Manifest) -> None:
+    Store.create(index_dir, manifest).close()
+    (index_dir / "lock").unlink()
+    (index_dir / "lock").mkdir()
+    with pytest.raises(StoreError, match="cannot open the lock file"):
+        Store.open(index_dir, writable=True)
+
+
+def test_create_where_a_folder_cannot_be(tmp_path: Path, manifest: Manifest) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot create the index folder"):
+        Store.create(tmp_path / "file" / "index", manifest)
