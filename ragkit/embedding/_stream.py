@@ -236,7 +236,7 @@ class Run(Generic[K]):
             for key, text in self._items:
                 if not self._add(key, text):
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # the consumer re-raises it
             self._fail(exc)
             return
         with self._cv:
@@ -249,6 +249,10 @@ class Run(Generic[K]):
     def _add(self, key: K, text: str) -> bool:
         settings = self._settings
         full = settings.prefix + text
+        digest = _digest(full)
+        # Estimated outside the lock: a real tokenizer may be slow, and the
+        # workers must not wait for it.
+        tokens = max(1, settings.estimate_tokens(full))
         self._stats.add(items=1)
         with self._cv:
             if self._halted():
@@ -258,9 +262,9 @@ class Run(Generic[K]):
                 entry.keys.append(key)
                 self._stats.add(duplicates=1)
                 return True
-            recent = self._recent.get(_digest(full))
+            recent = self._recent.get(digest)
             if recent is not None:
-                self._recent.move_to_end(_digest(full))
+                self._recent.move_to_end(digest)
                 if not self._wait_for_result_room():
                     return False
                 vector, host = recent
@@ -268,7 +272,6 @@ class Run(Generic[K]):
                 self._cv.notify_all()
                 self._stats.add(duplicates=1, embedded=1)
                 return True
-            tokens = max(1, settings.estimate_tokens(full))
             building = self._building
             if building.texts and building.tokens + tokens > settings.max_batch_tokens:
                 if not self._close_batch():
@@ -309,7 +312,7 @@ class Run(Generic[K]):
                 self._in_flight += 1
             try:
                 self._attempt(host, batch)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            except BaseException as exc:  # the consumer re-raises it
                 self._fail(exc)
             finally:
                 with self._cv:
@@ -477,6 +480,7 @@ class Run(Generic[K]):
         )
 
     def _remember(self, text: str, vector: Vectors, host: str) -> None:
+        """Keep ``vector`` for repeats of ``text`` (call with the lock held)."""
         # ``vector`` must be a copy: a row view would keep its whole batch alive.
         if self._settings.dedup_window <= 0:
             return
