@@ -66,8 +66,9 @@ class Client(BaseClient):
             minutes). ``None`` waits forever.
         api_key: Bearer key for Ollama Cloud; ``None`` reads ``OLLAMA_API_KEY``.
             It is never shown in ``repr``, errors or logs.
-        retries: How many times a failed attempt is resent where that is safe
-            (connection refused; 503 busy, see ``ragkit.ollama._base``).
+        retries: How many times a failed attempt is resent where that is safe:
+            a refused connection for any call, a 503 for idempotent calls, and
+            the queue-full 503 (nothing ran yet) for any call.
         backoff: Delay before the first retry in seconds; doubles each time,
             with jitter.
         transport: An httpx transport, e.g. :class:`httpx.MockTransport` in tests.
@@ -813,8 +814,9 @@ class AsyncClient(BaseClient):
             minutes). ``None`` waits forever.
         api_key: Bearer key for Ollama Cloud; ``None`` reads ``OLLAMA_API_KEY``.
             It is never shown in ``repr``, errors or logs.
-        retries: How many times a failed attempt is resent where that is safe
-            (connection refused; 503 busy, see ``ragkit.ollama._base``).
+        retries: How many times a failed attempt is resent where that is safe:
+            a refused connection for any call, a 503 for idempotent calls, and
+            the queue-full 503 (nothing ran yet) for any call.
         backoff: Delay before the first retry in seconds; doubles each time,
             with jitter.
         transport: An httpx transport, e.g. :class:`httpx.MockTransport` in tests.

@@ -16,7 +16,7 @@ from ragkit.errors import (
     OllamaTimeoutError,
     ResponseError,
 )
-from ragkit.ollama import AsyncClient, Client
+from ragkit.ollama import AsyncClient
 
 if TYPE_CHECKING:
     from conftest import Recorder
@@ -211,11 +211,16 @@ def test_dropped_connection_mid_stream_is_a_connection_error(
             next(stream)
 
 
-def test_default_timeout_exists() -> None:
-    with Client() as client:
-        timeout = client._http.timeout
-    assert timeout.connect == 10.0
-    assert timeout.read == 600.0
+def test_default_timeout_exists(recorder: Recorder) -> None:
+    recorder.json({"version": "1"})
+    with recorder.client() as client:
+        client.version()
+    timeout = recorder.last.extensions["timeout"]
+    assert timeout["connect"] == 10.0
+    assert timeout["read"] == 600.0
+    with recorder.client(timeout=None) as client:
+        client.version()
+    assert recorder.last.extensions["timeout"]["read"] is None
 
 
 def test_api_key_never_in_repr_errors_or_logs(
@@ -251,9 +256,10 @@ def test_api_key_not_in_connection_error(recorder: Recorder) -> None:
     assert SECRET not in str(info.value.__cause__)
 
 
-def test_async_client_repr_hides_key() -> None:
-    client = AsyncClient(api_key=SECRET, host="h")
-    assert repr(client) == "AsyncClient(host='http://h:11434')"
+@pytest.mark.anyio
+async def test_async_client_repr_hides_key() -> None:
+    async with AsyncClient(api_key=SECRET, host="h") as client:
+        assert repr(client) == "AsyncClient(host='http://h:11434')"
 
 
 @pytest.mark.anyio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from ragkit.ollama import (
     Message,
     ProgressResponse,
 )
-from ragkit.testing import FakeOllama
+from ragkit.testing import FakeOllama, RequestRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -76,6 +77,20 @@ class Both:
                         pass
         caught.append(info.value)
         return caught
+
+
+def recorded(server: FakeOllama, path: str, count: int) -> list[RequestRecord]:
+    """The requests to ``path``, once ``count`` of them are in the log.
+
+    FakeOllama logs a request after sending its reply, so a client can see the
+    reply before the log has the request.
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        records = [r for r in server.requests if r.path == path]
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.005)
 
 
 def _resolve(client: Any, path: str) -> Any:
@@ -151,7 +166,7 @@ async def test_chat_tool_calls_keep_id_and_index(
         assert call.function.index == 0
         assert call.function.name == "add"
         assert call.function.arguments == {"a": 2, "b": 3}
-    sent = fake_ollama.requests[-1].body
+    sent = recorded(fake_ollama, "/api/chat", 2)[-1].body
     assert sent["tools"][0]["function"]["parameters"]["required"] == ["a", "b"]
     for chunks in await both.stream("chat", CHAT, question, tools=[add]):
         calls = [tc for c in chunks for tc in (c.message.tool_calls or [])]
@@ -169,7 +184,7 @@ async def test_chat_tool_calls_keep_id_and_index(
         ),
     ]
     await both.call("chat", CHAT, history, tools=[add])
-    sent_history = fake_ollama.requests[-1].body["messages"]
+    sent_history = recorded(fake_ollama, "/api/chat", 8)[-1].body["messages"]
     assert sent_history[1]["tool_calls"][0]["id"] == reply.message.tool_calls[0].id
     assert sent_history[2]["tool_call_id"] == reply.message.tool_calls[0].id
 
@@ -360,13 +375,17 @@ async def test_queue_full_chat_is_retried(both: Both, fake_ollama: FakeOllama) -
     fake_ollama.fail_next(2, "503", endpoint="/api/chat")
     replies = await both.call("chat", CHAT, USER)
     assert all(r.done for r in replies)
-    assert fake_ollama.counts("/api/chat") == 4
+    records = recorded(fake_ollama, "/api/chat", 4)
+    assert [r.status for r in records] == [503, 503, 200, 200]
 
 
 async def test_500_is_not_retried(both: Both, fake_ollama: FakeOllama) -> None:
     fake_ollama.fail_next(2, "500", endpoint="/api/embed")
+    # Had the sync call been retried, it would have used up the second fault
+    # and the async call would succeed; both failing proves neither retried.
     await both.raises(ResponseError, "embed", EMBED, "x")
-    assert fake_ollama.counts("/api/embed") == 2
+    statuses = [r.status for r in recorded(fake_ollama, "/api/embed", 2)]
+    assert statuses == [500, 500]
 
 
 async def test_server_down(fake_ollama_factory: Any) -> None:
@@ -423,8 +442,9 @@ def test_host_from_environment(fake_ollama_env: FakeOllama) -> None:
 
 def test_stream_is_an_iterator_and_lazy(fake_ollama: FakeOllama) -> None:
     with Client(fake_ollama.url) as client:
-        before = fake_ollama.counts("/api/chat")
         stream = client.chat(CHAT, USER, stream=True)
         assert isinstance(stream, Iterator)
-        assert fake_ollama.counts("/api/chat") == before
         stream.close()
+        client.version()
+        recorded(fake_ollama, "/api/version", 1)
+        assert fake_ollama.counts("/api/chat") == 0
