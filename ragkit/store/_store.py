@@ -8,6 +8,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +60,8 @@ _BUILD_BLOCK = 4096
 """Vectors read from SQLite per block while building the FAISS index."""
 _TRAIN_SAMPLE = 65_536
 """Vectors a scalar quantiser learns its ranges from."""
+_FILTER_CACHE_SIZE = 32
+"""Filters whose allow-lists :meth:`Store.select_ids` remembers."""
 
 _CHUNK_COLUMNS = (
     'c.id, c.chunk_id, d.path, c.text, c.start, c."end", c.line_start, '
@@ -189,6 +192,10 @@ class Store:
         self._ann: AnnIndex | None = None
         self._ann_lock = RWLock()
         self._build_mutex = threading.Lock()
+        self._filter_lock = threading.Lock()
+        self._filter_cache: OrderedDict[ChunkFilter, tuple[int, np.ndarray]] = (
+            OrderedDict()
+        )
 
     # -- opening and closing -------------------------------------------------
 
@@ -739,16 +746,32 @@ class Store:
             flt: The filter.
 
         Returns:
-            Sorted int64 rowids, or None when the filter is empty (all pass).
+            Sorted int64 rowids (read-only; the same filter at the same
+            generation returns the same array from a small cache), or None
+            when the filter is empty (all pass).
         """
         self._check_open()
         if flt.is_empty:
             return None
+        # Metadata conditions parse each chunk's JSON, so an app repeating
+        # a filter between writes gets the answer from the cache.
+        with self._filter_lock:
+            cached = self._filter_cache.get(flt)
+        if cached is not None and cached[0] == self.generation():
+            return cached[1]
         condition, params = compile_filter(flt)
         sql = f"SELECT c.id FROM {_CHUNK_FROM} WHERE {condition} ORDER BY c.id"
         with self._db.read() as db:
+            generation = self._generation(db)
             rows = db.execute(sql, params).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        ids.setflags(write=False)
+        with self._filter_lock:
+            self._filter_cache[flt] = (generation, ids)
+            self._filter_cache.move_to_end(flt)
+            while len(self._filter_cache) > _FILTER_CACHE_SIZE:
+                self._filter_cache.popitem(last=False)
+        return ids
 
     # -- reading -------------------------------------------------------------
 

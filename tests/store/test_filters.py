@@ -233,3 +233,19 @@ def test_filter_is_frozen_and_hashable() -> None:
 def test_bad_filters_raise_config_error(args: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ChunkFilter(**args)  # type: ignore[arg-type]
+
+
+def test_select_ids_cache_follows_writes(any_store: Store) -> None:
+    add_document(any_store, "a.txt", ["x"], metadata={"team": "infra"})
+    flt = ChunkFilter(where={"team": "infra"})
+    first = any_store.select_ids(flt)
+    assert first is not None and len(first) == 1
+    assert any_store.select_ids(ChunkFilter(where={"team": "infra"})) is first
+    with pytest.raises(ValueError):
+        first[0] = 5
+    add_document(any_store, "b.txt", ["y"], metadata={"team": "infra"})
+    second = any_store.select_ids(flt)
+    assert second is not None and len(second) == 2
+    # Equal filters share an entry; different ones do not collide.
+    other = any_store.select_ids(ChunkFilter(where={"team": "web"}))
+    assert other is not None and len(other) == 0
