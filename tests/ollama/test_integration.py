@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -388,17 +389,19 @@ async def test_500_is_not_retried(both: Both, fake_ollama: FakeOllama) -> None:
     assert statuses == [500, 500]
 
 
-async def test_server_down(fake_ollama_factory: Any) -> None:
-    server = fake_ollama_factory()
-    url = server.url
-    server.stop()
-    pair = Both(url, retries=1)
-    try:
-        for error in await pair.raises(OllamaConnectionError, "list"):
-            assert url in str(error) and "ollama serve" in str(error)
-        await pair.raises(OllamaConnectionError, "chat", CHAT, USER, stream=True)
-    finally:
-        await pair.close()
+async def test_server_down() -> None:
+    # A bound socket that is not listening refuses connections, and holding it
+    # keeps any other test's server from taking the port meanwhile.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        pair = Both(url, retries=1)
+        try:
+            for error in await pair.raises(OllamaConnectionError, "list"):
+                assert url in str(error) and "ollama serve" in str(error)
+            await pair.raises(OllamaConnectionError, "chat", CHAT, USER, stream=True)
+        finally:
+            await pair.close()
 
 
 async def test_timeout(fake_ollama: FakeOllama) -> None:
