@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,22 @@ from ragkit.cli._doctor import BATCH_TOLERANCE, check_batch_consistency
 from ragkit.cli._main import cli
 from ragkit.ollama import Client
 from ragkit.store import DocumentRecord, Manifest, Store
-from ragkit.testing import FakeOllama
+from ragkit.testing import FakeOllama, RequestRecord
 from ragkit.types import Chunk
+
+
+def logged(server: FakeOllama, path: str, count: int) -> list[RequestRecord]:
+    """The requests to ``path``, once ``count`` are logged.
+
+    FakeOllama logs a request after sending its reply, so the CLI can be done
+    before the entry exists; wait for it (synchronisation, not a time limit).
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        found = [r for r in server.requests if r.path == path]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.005)
 
 
 def _doctor(server_url: str, *args: str, index: Path) -> Result:
@@ -76,7 +91,7 @@ def test_all_present_without_an_index_passes(
     assert lines[-1].startswith("- index: no index at")
     assert "ragkit index <folder>" in lines[-1]
     # three alone, one batch of three
-    embeds = [r.body for r in fake_ollama.requests if r.path == "/api/embed"]
+    embeds = [r.body for r in logged(fake_ollama, "/api/embed", 4)]
     assert [len(b["input"]) if isinstance(b["input"], list) else 1 for b in embeds] == [
         1,
         1,
@@ -193,7 +208,7 @@ def test_the_index_names_the_embedding_model(
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["embed model"]["details"]["model"] == "all-minilm"
     assert checks["index"]["details"]["dimension"] == 384
-    assert fake_ollama.counts("/api/show") == 2
+    assert len(logged(fake_ollama, "/api/show", 2)) == 2
 
 
 def test_another_embed_model_than_the_index_fails(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ragkit.cli._models import (
 )
 from ragkit.errors import ConfigError
 from ragkit.ollama import Client
-from ragkit.testing import FakeOllama
+from ragkit.testing import FakeOllama, RequestRecord
 
 
 @pytest.fixture
@@ -36,8 +37,22 @@ def run(fake_ollama: FakeOllama) -> Any:
     return invoke
 
 
+def logged(server: FakeOllama, prefix: str, count: int = 1) -> list[RequestRecord]:
+    """The requests whose path starts with ``prefix``, once ``count`` are logged.
+
+    FakeOllama logs a request after sending its reply, so the CLI can be done
+    before the entry exists; wait for it (synchronisation, not a time limit).
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        found = [r for r in server.requests if r.path.startswith(prefix)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.005)
+
+
 def _last_body(server: FakeOllama, path: str) -> Any:
-    bodies = [r.body for r in server.requests if r.path == path]
+    bodies = [r.body for r in logged(server, path)]
     assert bodies, f"no request to {path}"
     return bodies[-1]
 
@@ -375,7 +390,7 @@ def test_create_from_a_local_weights_file_uploads_a_blob(
         "models", "create", "local", "-f", str(tmp_path / "Modelfile"), "-q", "q4_K_M"
     )
     assert result.exit_code == 0, result.output
-    uploads = [r for r in fake_ollama.requests if r.path.startswith("/api/blobs/")]
+    uploads = logged(fake_ollama, "/api/blobs/")
     assert [(r.method, r.path) for r in uploads] == [("POST", f"/api/blobs/{digest}")]
     body = _last_body(fake_ollama, "/api/create")
     assert body["files"] == {"model.gguf": digest}
@@ -554,7 +569,7 @@ def test_server_down_with_verbose_shows_the_traceback(down_url: str) -> None:
 def test_host_comes_from_ollama_host(fake_ollama_env: FakeOllama) -> None:
     result = CliRunner().invoke(cli, ["models", "list", "--json"])
     assert result.exit_code == 0, result.output
-    assert fake_ollama_env.counts("/api/tags") == 1
+    assert len(logged(fake_ollama_env, "/api/tags")) == 1
 
 
 def test_api_key_is_sent_as_bearer_token(
@@ -563,7 +578,8 @@ def test_api_key_is_sent_as_bearer_token(
     monkeypatch.setenv("OLLAMA_API_KEY", "secret-key")
     result = CliRunner().invoke(cli, ["models", "list"])
     assert result.exit_code == 0
-    assert fake_ollama_env.requests[-1].headers["authorization"] == "Bearer secret-key"
+    (record,) = logged(fake_ollama_env, "/api/tags")
+    assert record.headers["authorization"] == "Bearer secret-key"
     assert "secret-key" not in result.output
 
 
