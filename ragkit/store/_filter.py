@@ -88,7 +88,10 @@ class ChunkFilter:
 
 
 def compile_filter(flt: ChunkFilter) -> tuple[str, list[object]]:
-    """Compile a filter to an SQL condition over ``chunks c JOIN documents d``.
+    """Compile a filter to an SQL condition over ``chunks c``.
+
+    Path and kind tests run once per document in a subquery, not once per
+    chunk; metadata tests read each chunk's JSON.
 
     Args:
         flt: The filter.
@@ -99,10 +102,10 @@ def compile_filter(flt: ChunkFilter) -> tuple[str, list[object]]:
     Raises:
         ConfigError: The filter cannot be compiled.
     """
-    parts: list[str] = []
+    doc_parts: list[str] = []
     params: list[object] = []
     if flt.paths:
-        parts.append(" OR ".join("d.path REGEXP ?" for _ in flt.paths))
+        doc_parts.append(" OR ".join("d.path REGEXP ?" for _ in flt.paths))
         params.extend(glob_to_regex(p) for p in flt.paths)
     if flt.kinds:
         ors = []
@@ -110,7 +113,13 @@ def compile_filter(flt: ChunkFilter) -> tuple[str, list[object]]:
             ext = kind.strip().lower().lstrip(".")
             ors.append("lower(d.kind) = ? OR d.path REGEXP ?")
             params.extend([ext, rf"(?i)\.{re.escape(ext)}$"])
-        parts.append(" OR ".join(ors))
+        doc_parts.append(" OR ".join(ors))
+    parts: list[str] = []
+    if doc_parts:
+        documents = " AND ".join(f"({p})" for p in doc_parts)
+        parts.append(
+            f"c.document_id IN (SELECT d.id FROM documents d WHERE {documents})"
+        )
     if flt.where:
         sql, where_params = _compile_where(flt.where)
         parts.append(sql)

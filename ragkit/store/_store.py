@@ -760,7 +760,7 @@ class Store:
         if cached is not None and cached[0] == self.generation():
             return cached[1]
         condition, params = compile_filter(flt)
-        sql = f"SELECT c.id FROM {_CHUNK_FROM} WHERE {condition} ORDER BY c.id"
+        sql = f"SELECT c.id FROM chunks c WHERE {condition} ORDER BY c.id"
         with self._db.read() as db:
             generation = self._generation(db)
             rows = db.execute(sql, params).fetchall()

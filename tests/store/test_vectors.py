@@ -366,3 +366,15 @@ def test_stamp_header_layout(store: Store, index_dir: Path) -> None:
     assert (magic, version, generation, dim) == (b"RAGKITFX", 1, 1, DIM)
     assert kind.rstrip(b"\0") == b"flat"
     assert length == (index_dir / "vectors.faiss").stat().st_size - 52
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "hnsw-sq8"])
+def test_exact_scan_ignores_rowids_not_in_the_index(kind: str) -> None:
+    vectors = _clustered(50, 8, seed=4)
+    ann = AnnIndex.new(kind, 8, 0, sample=vectors)
+    ann.add(np.arange(100, 150, dtype=np.int64), vectors)
+    allowed = np.array([5, 120, 10**12, 149, 149], dtype=np.int64)
+    hits = ann.search(vectors[20], 10, allowed)
+    assert sorted(r for r, _ in hits) == [120, 149]
+    assert hits[0] == (120, pytest.approx(1.0, abs=0.02))
+    assert ann.search(vectors[0], 3, np.array([7, 8], dtype=np.int64)) == []
