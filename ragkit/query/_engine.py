@@ -324,6 +324,14 @@ class QueryEngine:
         answer_tokens: Context tokens kept free for the answer.
         async_client: The async chat client; made on first async use when
             not given (the engine closes it in :meth:`aclose`).
+
+    Attributes:
+        store: The index.
+        embedder: Embeds the queries; its ``stats`` count the requests.
+        client: The chat client.
+        model: The chat model.
+        options: The options every chat request carries.
+        settings: The default search settings.
     """
 
     def __init__(
@@ -351,8 +359,8 @@ class QueryEngine:
         self.options: Mapping[str, Any] = MappingProxyType(
             {"temperature": 0, **(options or {})}
         )
-        self._embedder = embedder
-        self._client = client
+        self.embedder = embedder
+        self.client = client
         self._async_client = async_client
         self._async_embed_client: AsyncClient | None = None
         self._retriever = Retriever(store, embed_passages=embedder.embed_documents)
@@ -403,8 +411,10 @@ class QueryEngine:
             answer_tokens: Context tokens kept free for the answer.
             timeout: Seconds to wait for the server; None keeps the client's
                 default (10 s to connect, 600 s per read).
-            client: A chat client to use instead of one for ``host``.
-            async_client: An async chat client to use for the async methods.
+            client: A chat client to use instead of one for ``host`` (the
+                engine closes it).
+            async_client: An async chat client for the async methods (closed
+                by :meth:`aclose`).
 
         Returns:
             The engine.
@@ -470,8 +480,8 @@ class QueryEngine:
             return
         self._closed = True
         try:
-            self._client.close()
-            self._embedder.close()
+            self.client.close()
+            self.embedder.close()
         finally:
             self.store.close()
 
@@ -811,11 +821,27 @@ class QueryEngine:
         )
         return ChatSession(self, settings=settings)
 
+    # -- shared steps ----------------------------------------------------------
+
+    def _check_fits(
+        self, query: str, history: Sequence[Mapping[str, str]], context: int
+    ) -> None:
+        """Refuse a question the context cannot hold before anything is sent."""
+        build_messages(
+            query,
+            (),
+            history=history,
+            context_tokens=context,
+            answer_tokens=self.answer_tokens,
+            estimate_tokens=approx_tokens,
+            system_prompt=self.system_prompt,
+        )
+
     # -- the sync send path ----------------------------------------------------
 
     def _context_tokens(self) -> int:
         if self._context is None:
-            show = None if "num_ctx" in self.options else self._client.show(self.model)
+            show = None if "num_ctx" in self.options else self.client.show(self.model)
             self._context = context_tokens(self.options, show)
         return self._context
 
@@ -825,7 +851,7 @@ class QueryEngine:
         started = time.perf_counter()
         vector = None
         if settings.mode != "lexical":
-            vector = self._embedder.embed_query(query)
+            vector = self.embedder.embed_query(query)
         embedded = time.perf_counter()
         hits = self._retriever.search(query, vector, settings)
         return hits, embedded - started, time.perf_counter() - embedded
@@ -843,6 +869,7 @@ class QueryEngine:
     ) -> Iterator[AnswerEvent]:
         started = time.perf_counter() if started is None else started
         context = self._context_tokens()
+        self._check_fits(query, history, context)
         hits, embed_s, retrieve_s = self._retrieve(query, settings)
         run = _Run(
             self,
@@ -862,7 +889,7 @@ class QueryEngine:
             return
         while True:
             if stream:
-                with self._client.chat(
+                with self.client.chat(
                     self.model,
                     run.messages,
                     format=ANSWER_SCHEMA,
@@ -874,7 +901,7 @@ class QueryEngine:
                         if delta:
                             yield AnswerDelta(delta)
             else:
-                reply = self._client.chat(
+                reply = self.client.chat(
                     self.model, run.messages, format=ANSWER_SCHEMA, options=self.options
                 )
                 delta = run.feed(reply)
@@ -888,7 +915,7 @@ class QueryEngine:
     def _rewrite(
         self, history: Sequence[Mapping[str, str]], follow_up: str
     ) -> tuple[str, ChatResponse]:
-        reply = self._client.chat(
+        reply = self.client.chat(
             self.model, rewrite_messages(history, follow_up), options=self.options
         )
         return _accept_rewrite(reply.message.content, follow_up), reply
@@ -899,11 +926,11 @@ class QueryEngine:
         if self._closed:
             raise QueryError("this QueryEngine is closed; open a new one")
         if self._async_client is None:
-            self._async_client = AsyncClient(self._client.host)
+            self._async_client = AsyncClient(self.client.host)
         return self._async_client
 
     def _aembed_client(self) -> AsyncClient:
-        host = self._embedder.hosts[0]
+        host = self.embedder.hosts[0]
         chat = self._achat_client()
         if chat.host == host:
             return chat
@@ -926,9 +953,9 @@ class QueryEngine:
         vector: npt.NDArray[np.float32] | None = None
         if settings.mode != "lexical":
             response = await self._aembed_client().embed(
-                self._embedder.model, self._embedder.query_prefix + query
+                self.embedder.model, self.embedder.query_prefix + query
             )
-            vector = _query_vector(response.embeddings, self._embedder.model)
+            vector = _query_vector(response.embeddings, self.embedder.model)
         embedded = time.perf_counter()
         # SQLite and FAISS block; a worker thread keeps the event loop free.
         hits = await asyncio.to_thread(self._retriever.search, query, vector, settings)
@@ -947,6 +974,7 @@ class QueryEngine:
     ) -> AsyncIterator[AnswerEvent]:
         started = time.perf_counter() if started is None else started
         context = await self._acontext_tokens()
+        self._check_fits(query, history, context)
         hits, embed_s, retrieve_s = await self._aretrieve(query, settings)
         run = _Run(
             self,
@@ -1012,6 +1040,9 @@ class ChatSession:
     Args:
         engine: The engine that answers.
         settings: How each turn searches; the engine's settings by default.
+
+    Attributes:
+        last_query: The standalone question the last turn searched for.
     """
 
     def __init__(
@@ -1022,7 +1053,6 @@ class ChatSession:
         self._history: list[dict[str, str]] = []
         self._sources: tuple[Hit, ...] = ()
         self.last_query: str | None = None
-        """The standalone question the last turn searched for."""
 
     @property
     def history(self) -> tuple[Mapping[str, str], ...]:

@@ -219,7 +219,8 @@ class Retriever:
         depth: int,
         allowed: npt.NDArray[np.int64] | None,
     ) -> list[Hit]:
-        list_depth = depth * HYBRID_DEPTH if mode == "hybrid" else depth
+        # Deeper than asked: duplicates and a threshold may still remove some.
+        list_depth = depth * (HYBRID_DEPTH if mode == "hybrid" else 2)
         by_vector: list[tuple[int, float]] = []
         by_words: list[tuple[int, float]] = []
         if mode != "lexical" and vector is not None:
@@ -234,7 +235,7 @@ class Retriever:
             return vector_hits
         if mode == "lexical":
             return word_hits
-        return fuse_hits(vector_hits, word_hits)[:depth]
+        return fuse_hits(vector_hits, word_hits)
 
     # -- threshold and MMR -----------------------------------------------------
 
