@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ChatLog
+from query_helpers import ChatLog
 
 from ragkit.errors import ModelNotFoundError, QueryError
 from ragkit.ollama import AsyncClient, Client

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Doc
+from query_helpers import Doc
 
 from ragkit.errors import ConfigError, QueryError
 from ragkit.pipeline import text_hash
