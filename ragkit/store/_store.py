@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -474,29 +475,9 @@ class Store:
                 dimension or non-finite values.
         """
         self._check_writable()
-        pairs = items.items() if isinstance(items, Mapping) else items
-        dim = self._manifest.dimension
-        rows: list[tuple[str, bytes]] = []
-        for text_hash, vector in pairs:
-            array = np.asarray(vector, dtype="<f4")
-            if not isinstance(text_hash, str) or not text_hash:
-                raise StoreError("vector cache keys must be non-empty text hashes")
-            if array.shape != (dim,):
-                raise IndexMismatchError(
-                    f"a vector for {text_hash} has shape {array.shape}, but the "
-                    f"index holds vectors of dimension {dim}"
-                )
-            if not np.isfinite(array).all():
-                raise StoreError(f"the vector for {text_hash} holds NaN or infinity")
-            rows.append((text_hash, array.tobytes()))
+        rows = self._vector_rows(items)
         with self._db.write() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT INTO vectors (text_hash, vector) VALUES (?, ?) "
-                "ON CONFLICT (text_hash) DO NOTHING",
-                rows,
-            )
-            return db.total_changes - before
+            return self._insert_vectors(db, rows)
 
     def replace_document(
         self,
@@ -526,75 +507,135 @@ class Store:
             StoreError: A vector is not cached yet, a chunk id belongs to
                 another document, or the arguments do not line up.
         """
+        return self.replace_documents([(record, chunks, text_hashes)])[0]
+
+    def replace_documents(
+        self,
+        documents: Iterable[DocumentWrite],
+        *,
+        vectors: VectorItems = (),
+    ) -> list[list[int]]:
+        """Write vectors and whole documents together, in one transaction.
+
+        The same as :meth:`put_vectors` followed by :meth:`replace_document`
+        for each document, but committed at once: an ingest run writes what
+        one embedding batch completed this way, which costs a fraction of
+        one transaction per document (SQLite's B-trees and the FTS5 segments
+        are written once per commit). Each document is still all-or-nothing.
+
+        Args:
+            documents: ``(record, chunks, text_hashes)`` triples, as the
+                arguments of :meth:`replace_document`.
+            vectors: Embeddings to cache first (they may be the ones the
+                documents need).
+
+        Returns:
+            The new chunks' rowids, one list per document.
+
+        Raises:
+            ConfigError: Metadata has a key or value type that is not allowed.
+            StoreError: As for :meth:`put_vectors` and :meth:`replace_document`;
+                nothing is written then.
+        """
         self._check_writable()
-        if len(chunks) != len(text_hashes):
-            raise StoreError(
-                f"{len(chunks)} chunks but {len(text_hashes)} text hashes for "
-                f"{record.path}"
-            )
-        doc_meta = encode_metadata(record.metadata, where=f"document {record.path}")
-        rows = []
-        for ordinal, (chunk, text_hash) in enumerate(
-            zip(chunks, text_hashes, strict=True)
-        ):
-            if chunk.document != record.path:
-                raise StoreError(
-                    f"chunk {chunk.id} belongs to {chunk.document!r}, "
-                    f"not {record.path!r}"
-                )
-            rows.append(
-                (
-                    chunk.id,
-                    ordinal,
-                    chunk.text,
-                    chunk.start,
-                    chunk.end,
-                    chunk.line_start,
-                    chunk.line_end,
-                    chunk.page,
-                    json.dumps(list(chunk.heading_path), ensure_ascii=False),
-                    encode_metadata(chunk.metadata, where=f"chunk {chunk.id}"),
-                    text_hash,
-                )
-            )
-        ids = [chunk.id for chunk in chunks]
-        if len(set(ids)) != len(ids):
-            raise StoreError(f"{record.path} has two chunks with the same id")
+        vector_rows = self._vector_rows(vectors)
+        prepared = [
+            _prepare_document(record, chunks, hashes)
+            for record, chunks, hashes in documents
+        ]
         want_vectors = self._ann is not None
+        all_rowids: list[list[int]] = []
+        added: list[int] = []
+        added_hashes: list[str] = []
+        removed_parts: list[np.ndarray] = []
         with self._db.write() as db:
-            self._require_vectors(db, set(text_hashes), record.path)
-            self._refuse_foreign_chunk_ids(db, ids, record.path)
-            removed = self._delete_documents(db, [record.path])
-            cursor = db.execute(
-                "INSERT INTO documents (path, content_hash, size, mtime_ns, kind, "
-                "title, metadata, chunking_fingerprint, indexed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.path,
-                    record.content_hash,
-                    record.size,
-                    record.mtime_ns,
-                    record.kind,
-                    record.title,
-                    doc_meta,
-                    record.chunking_fingerprint,
-                    _utc_now(),
-                ),
-            )
-            document_id = cursor.lastrowid
-            rowids = []
-            for row in rows:
-                cursor = db.execute(
-                    "INSERT INTO chunks (chunk_id, document_id, ordinal, text, start, "
-                    '"end", line_start, line_end, page, heading_path, metadata, '
-                    "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row[0], document_id, *row[1:]),
-                )
-                rowids.append(int(cursor.lastrowid or 0))
+            if vector_rows:
+                self._insert_vectors(db, vector_rows)
+            if not prepared:
+                return []
+            for document in prepared:
+                rowids, removed = self._insert_document(db, document)
+                all_rowids.append(rowids)
+                added.extend(rowids)
+                added_hashes.extend(document.text_hashes)
+                removed_parts.append(removed)
             old, new = self._bump(db)
-            vectors = self._vectors_for(db, list(text_hashes)) if want_vectors else None
-        self._update_ann_in_place(old, new, removed, rowids, vectors, text_hashes)
-        return rowids
+            found = self._vectors_for(db, added_hashes) if want_vectors else None
+        removed_all = (
+            np.concatenate(removed_parts) if removed_parts else np.empty(0, np.int64)
+        )
+        self._update_ann_in_place(old, new, removed_all, added, found, added_hashes)
+        return all_rowids
+
+    def _vector_rows(self, items: VectorItems) -> list[tuple[str, bytes]]:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        dim = self._manifest.dimension
+        rows: list[tuple[str, bytes]] = []
+        for text_hash, vector in pairs:
+            array = np.asarray(vector, dtype="<f4")
+            if not isinstance(text_hash, str) or not text_hash:
+                raise StoreError("vector cache keys must be non-empty text hashes")
+            if array.shape != (dim,):
+                raise IndexMismatchError(
+                    f"a vector for {text_hash} has shape {array.shape}, but the "
+                    f"index holds vectors of dimension {dim}"
+                )
+            if not np.isfinite(array).all():
+                raise StoreError(f"the vector for {text_hash} holds NaN or infinity")
+            rows.append((text_hash, array.tobytes()))
+        return rows
+
+    @staticmethod
+    def _insert_vectors(db: sqlite3.Connection, rows: list[tuple[str, bytes]]) -> int:
+        before = db.total_changes
+        db.executemany(
+            "INSERT INTO vectors (text_hash, vector) VALUES (?, ?) "
+            "ON CONFLICT (text_hash) DO NOTHING",
+            rows,
+        )
+        return db.total_changes - before
+
+    def _insert_document(
+        self, db: sqlite3.Connection, document: _PreparedDocument
+    ) -> tuple[list[int], np.ndarray]:
+        record = document.record
+        self._require_vectors(db, set(document.text_hashes), record.path)
+        self._refuse_foreign_chunk_ids(db, document.chunk_ids, record.path)
+        removed = self._delete_documents(db, [record.path])
+        cursor = db.execute(
+            "INSERT INTO documents (path, content_hash, size, mtime_ns, kind, "
+            "title, metadata, chunking_fingerprint, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.path,
+                record.content_hash,
+                record.size,
+                record.mtime_ns,
+                record.kind,
+                record.title,
+                document.metadata,
+                record.chunking_fingerprint,
+                _utc_now(),
+            ),
+        )
+        document_id = cursor.lastrowid
+        rowids = []
+        for row in document.rows:
+            cursor = db.execute(
+                "INSERT INTO chunks (chunk_id, document_id, ordinal, text, start, "
+                '"end", line_start, line_end, page, heading_path, metadata, '
+                "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row[0], document_id, *row[1:]),
+            )
+            rowids.append(int(cursor.lastrowid or 0))
+        db.executemany(
+            "INSERT INTO chunks_fts (rowid, text, heading_path) VALUES (?, ?, ?)",
+            [
+                (rowid, row[2], row[8])
+                for rowid, row in zip(rowids, document.rows, strict=True)
+            ],
+        )
+        return rowids, removed
 
     def delete_documents(self, paths: Iterable[str]) -> int:
         """Remove documents with their chunks; paths not in the index are ignored.
@@ -1122,3 +1163,58 @@ class Store:
                         np.stack([vectors[h] for h in hashes]),
                     )
                 ann.generation = new
+
+
+DocumentWrite = tuple[DocumentRecord, Sequence[Chunk], Sequence[str]]
+"""A document to write: its record, its chunks, and each chunk's vector hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedDocument:
+    """A document checked and turned into rows, before the transaction starts."""
+
+    record: DocumentRecord
+    metadata: str
+    rows: list[tuple[Any, ...]]
+    chunk_ids: list[str]
+    text_hashes: list[str]
+
+
+def _prepare_document(
+    record: DocumentRecord, chunks: Sequence[Chunk], text_hashes: Sequence[str]
+) -> _PreparedDocument:
+    if len(chunks) != len(text_hashes):
+        raise StoreError(
+            f"{len(chunks)} chunks but {len(text_hashes)} text hashes for {record.path}"
+        )
+    rows: list[tuple[Any, ...]] = []
+    for ordinal, (chunk, text_hash) in enumerate(zip(chunks, text_hashes, strict=True)):
+        if chunk.document != record.path:
+            raise StoreError(
+                f"chunk {chunk.id} belongs to {chunk.document!r}, not {record.path!r}"
+            )
+        rows.append(
+            (
+                chunk.id,
+                ordinal,
+                chunk.text,
+                chunk.start,
+                chunk.end,
+                chunk.line_start,
+                chunk.line_end,
+                chunk.page,
+                json.dumps(list(chunk.heading_path), ensure_ascii=False),
+                encode_metadata(chunk.metadata, where=f"chunk {chunk.id}"),
+                text_hash,
+            )
+        )
+    ids = [chunk.id for chunk in chunks]
+    if len(set(ids)) != len(ids):
+        raise StoreError(f"{record.path} has two chunks with the same id")
+    return _PreparedDocument(
+        record=record,
+        metadata=encode_metadata(record.metadata, where=f"document {record.path}"),
+        rows=rows,
+        chunk_ids=ids,
+        text_hashes=list(text_hashes),
+    )

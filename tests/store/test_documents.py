@@ -313,3 +313,56 @@ def test_stats(store: Store, index_dir: Path) -> None:
     )
     assert {"meta.sqlite", "manifest.json"} <= set(stats.file_sizes)
     assert stats.total_bytes == sum(stats.file_sizes.values()) > 0
+
+
+def test_replace_documents_writes_vectors_and_documents_in_one_commit(
+    any_store: Store,
+) -> None:
+    first = make_chunks("a.md", ["Alpha one.", "Alpha two."])
+    second = make_chunks("b.md", ["Beta one."])
+    vectors = {text_hash(c.text): vector_for(c.text) for c in [*first, *second]}
+    before = any_store.generation()
+
+    rowids = any_store.replace_documents(
+        [
+            (DocumentRecord("a.md", "h-a"), first, [text_hash(c.text) for c in first]),
+            (
+                DocumentRecord("b.md", "h-b"),
+                second,
+                [text_hash(c.text) for c in second],
+            ),
+        ],
+        vectors=vectors,
+    )
+
+    assert [len(r) for r in rowids] == [2, 1]
+    assert any_store.generation() == before + 1
+    assert [c.text for c in any_store.chunks(rowids[0] + rowids[1])] == [
+        "Alpha one.",
+        "Alpha two.",
+        "Beta one.",
+    ]
+    assert any_store.search_lexical("beta", 5)[0][0] == rowids[1][0]
+    best = any_store.search_vectors(vector_for("Alpha two."), 1)
+    assert best[0][0] == rowids[0][1]
+
+
+def test_replace_documents_writes_nothing_when_one_document_is_bad(
+    any_store: Store,
+) -> None:
+    good = make_chunks("a.md", ["Alpha one."])
+    bad = make_chunks("b.md", ["Beta one."])
+    vectors = {text_hash(good[0].text): vector_for(good[0].text)}
+
+    with pytest.raises(StoreError, match="b.md"):
+        any_store.replace_documents(
+            [
+                (DocumentRecord("a.md", "h-a"), good, [text_hash(good[0].text)]),
+                (DocumentRecord("b.md", "h-b"), bad, ["not-cached"]),
+            ],
+            vectors=vectors,
+        )
+
+    assert any_store.document("a.md") is None
+    assert any_store.cached_vectors([text_hash(good[0].text)]) == {}
+    assert any_store.stats().chunks == 0
