@@ -245,6 +245,22 @@ def test_pull_prints_plain_progress_lines_when_piped(
     assert fake_ollama.model("bge-m3") is not None
 
 
+def test_pull_draws_a_bar_on_a_terminal(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ragkit.cli._progress.is_terminal", lambda stream: True)
+    monkeypatch.delenv("TERM", raising=False)
+    result = run("models", "pull", "bge-m3")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    screen = [line.split("\r\x1b[K")[-1] for line in result.stderr.split("\n")]
+    assert screen[0] == "pulling manifest"
+    bars = [line for line in screen if "▕" in line]
+    assert bars and all("100%" in line for line in bars)
+    assert any("218 MB/218 MB" in line for line in bars)
+    assert screen[-2:] == ["success", ""]
+
+
 def test_pull_json_prints_ndjson_progress(run: Any) -> None:
     result = run("models", "pull", "all-minilm", "--json")
     assert result.exit_code == 0
