@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 # special tokens the model adds ([CLS], [SEP], ...).
 _CONTEXT_MARGIN = 0.9
 _RESULT_POLL = 0.05
+# Documents written per transaction at most: fewer, larger commits are much
+# cheaper for SQLite and FTS5, and a killed run loses no committed document.
+_WRITE_DOCUMENTS = 64
 
 
 def text_hash(text: str) -> str:
@@ -86,6 +89,8 @@ class _Run:
     progress: Callable[[IngestProgress], None] | None
     started: float
     pending: dict[str, _PendingDocument] = field(default_factory=dict)
+    ready: list[_PendingDocument] = field(default_factory=list)
+    vectors: list[tuple[str, Any]] = field(default_factory=list)
     waiting: dict[str, list[str]] = field(default_factory=dict)
     embed_stats: EmbedStats = field(default_factory=EmbedStats)
     chunk_locations: dict[str, str] = field(default_factory=dict)
@@ -366,9 +371,11 @@ def _run(
         to_embed.put(None)
         while not finished:
             finished = _handle_results(run, results, block=True)
+        _flush(run)
     finally:
         if not finished:
             _abandon(to_embed, worker)
+            _save_what_is_done(run)
     under_roots = [_root_prefix(root, base) for root in roots]
     gone = [
         path
@@ -465,44 +472,75 @@ def _submit(
 
 
 def _commit(run: _Run, pending: _PendingDocument) -> None:
-    keep = [i for i, key in enumerate(pending.hashes) if key not in pending.failed]
-    chunks = [pending.chunks[i] for i in keep]
-    hashes = [pending.hashes[i] for i in keep]
-    run.store.replace_document(pending.record, chunks, hashes)
-    run.report.chunks += len(chunks)
-    run.report.files_done += 1
+    """Queue a document whose vectors are all known for the next write."""
+    run.ready.append(pending)
+    if len(run.ready) >= _WRITE_DOCUMENTS:
+        _flush(run)
+
+
+def _flush(run: _Run) -> None:
+    """Write the vectors and documents gathered so far, in one transaction."""
+    if not run.ready and not run.vectors:
+        return
+    documents = []
+    for pending in run.ready:
+        keep = [i for i, key in enumerate(pending.hashes) if key not in pending.failed]
+        documents.append(
+            (
+                pending.record,
+                [pending.chunks[i] for i in keep],
+                [pending.hashes[i] for i in keep],
+            )
+        )
+    run.store.replace_documents(documents, vectors=run.vectors)
+    run.report.chunks += sum(len(chunks) for _, chunks, _ in documents)
+    run.report.files_done += len(documents)
+    run.ready = []
+    run.vectors = []
 
 
 def _handle_results(run: _Run, results: queue.Queue[Any], *, block: bool) -> bool:
-    """Apply what the embedder delivered; True once the embedder is finished."""
-    while True:
+    """Apply what the embedder delivered; True once the embedder is finished.
+
+    Everything that has arrived is applied, then written in one transaction.
+    """
+    finished = arrived = False
+    while not finished:
         try:
             item = results.get(timeout=_RESULT_POLL) if block else results.get_nowait()
         except queue.Empty:
-            if block:
-                run.emit("embedding")
-                continue
-            return False
+            if not block:
+                break
+            run.emit("embedding")
+            continue
+        # Once something arrived, take whatever else is already waiting
+        # without blocking, so one write covers it all.
+        block = False
+        arrived = True
         if item is None:
-            return True
-        if isinstance(item, BaseException):
+            finished = True
+        elif isinstance(item, BaseException):
+            _flush(run)
             raise item
-        if isinstance(item, EmbedFailure):
+        elif isinstance(item, EmbedFailure):
             location = run.chunk_locations.get(item.key) or item.key
             run.report.failed.append(ProblemChunk(location, item.reason))
             _resolve(run, item.key, failed=True)
-            continue
-        run.store.put_vectors(zip(item.keys, item.vectors, strict=True))
-        for key in item.truncated_keys:
-            location = run.chunk_locations.get(key) or key
-            run.report.truncated.append(
-                ProblemChunk(
-                    location, "longer than the model's context; embedded truncated"
+        else:
+            run.vectors.extend(zip(item.keys, item.vectors, strict=True))
+            for key in item.truncated_keys:
+                location = run.chunk_locations.get(key) or key
+                run.report.truncated.append(
+                    ProblemChunk(
+                        location, "longer than the model's context; embedded truncated"
+                    )
                 )
-            )
-        for key in item.keys:
-            _resolve(run, key, failed=False)
+            for key in item.keys:
+                _resolve(run, key, failed=False)
+    if arrived:
+        _flush(run)
         run.emit("embedding")
+    return finished
 
 
 def _resolve(run: _Run, key: str, *, failed: bool) -> None:
@@ -517,6 +555,14 @@ def _resolve(run: _Run, key: str, *, failed: bool) -> None:
             del run.pending[path]
             _commit(run, pending)
     run.chunk_locations.pop(key, None)
+
+
+def _save_what_is_done(run: _Run) -> None:
+    """After a failure, keep the vectors and whole documents already gathered."""
+    try:
+        _flush(run)
+    except Exception:  # the original failure is what the caller must see
+        logger.debug("could not save work after a failed run", exc_info=True)
 
 
 def _drain(source: queue.Queue[tuple[str, str] | None]) -> Iterator[tuple[str, str]]:
