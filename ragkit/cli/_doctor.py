@@ -220,6 +220,10 @@ def _model_check(client: Client, role: str, model: str, capability: str) -> Chec
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _identity(path: Path) -> tuple[int, int, int] | None:
     try:
         stat = path.stat()
@@ -242,8 +246,8 @@ def _index_checks(
         "generation": stats.generation,
     }
     message = (
-        f"{where}: {stats.documents} documents, {stats.chunks} chunks, "
-        f"{stats.embed_model} ({stats.dimension}-d)"
+        f"{where}: {_count(stats.documents, 'document')}, "
+        f"{_count(stats.chunks, 'chunk')}, {stats.embed_model} ({stats.dimension}-d)"
     )
     index = Check("index", "ok", message, details=details)
     try:
@@ -273,7 +277,11 @@ def _index_checks(
             ),
         ]
     fresh = before is not None and before == _identity(faiss_path)
-    state = "up to date" if fresh else "was missing or stale; rebuilt from meta.sqlite"
+    if fresh:
+        state = "up to date"
+    else:
+        was = "missing" if before is None else "stale"
+        state = f"was {was}; rebuilt from meta.sqlite"
     vectors = Check(
         _FAISS_FILE,
         "ok",

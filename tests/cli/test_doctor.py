@@ -51,14 +51,16 @@ def _marks(result: Result) -> dict[str, str]:
     return marks
 
 
-def _build_index(path: Path, *, model: str, dimension: int) -> None:
-    texts = ["Rotate the API keys every ninety days.", "Keys live in the vault."]
+def _add_document(store: Store, path: str, texts: list[str]) -> None:
     hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(len(path))
+    dimension = store.manifest.dimension
+    vectors = rng.standard_normal((len(texts), dimension)).astype(np.float32)
+    store.put_vectors(list(zip(hashes, vectors, strict=True)))
     chunks = [
         Chunk(
-            id=f"keys.md#{i}",
-            document="keys.md",
+            id=f"{path}#{i}",
+            document=path,
             text=text,
             start=0,
             end=len(text),
@@ -67,13 +69,16 @@ def _build_index(path: Path, *, model: str, dimension: int) -> None:
         )
         for i, text in enumerate(texts)
     ]
+    record = DocumentRecord(path=path, content_hash=hashes[0], size=100)
+    store.replace_document(record, chunks, hashes)
+
+
+def _build_index(path: Path, *, model: str, dimension: int) -> None:
     with Store.create(path, Manifest(embed_model=model, dimension=dimension)) as store:
-        vectors = rng.standard_normal((len(texts), dimension)).astype(np.float32)
-        store.put_vectors(list(zip(hashes, vectors, strict=True)))
-        store.replace_document(
-            DocumentRecord(path="keys.md", content_hash="abc", size=60),
-            chunks,
-            hashes,
+        _add_document(
+            store,
+            "keys.md",
+            ["Rotate the API keys every ninety days.", "Keys live in the vault."],
         )
 
 
@@ -190,12 +195,28 @@ def test_healthy_index_passes_and_its_faiss_file_is_kept_fresh(
     first = _doctor(fake_ollama.url, index=index)
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
-    assert f"✓ index: {index}: 1 documents, 2 chunks, nomic-embed-text (768-d)" in lines
-    assert lines[-1].startswith("✓ vectors.faiss: was missing or stale; rebuilt")
+    assert f"✓ index: {index}: 1 document, 2 chunks, nomic-embed-text (768-d)" in lines
+    assert lines[-1].startswith("✓ vectors.faiss: was missing; rebuilt")
     assert (index / "vectors.faiss").is_file()
     second = _doctor(fake_ollama.url, index=index)
     assert second.exit_code == 0
     assert second.stdout.splitlines()[-1].startswith("✓ vectors.faiss: up to date")
+
+
+def test_a_stale_faiss_file_is_rebuilt(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    index = tmp_path / ".ragkit"
+    _build_index(index, model="nomic-embed-text", dimension=768)
+    assert _doctor(fake_ollama.url, index=index).exit_code == 0
+    with Store.open(index, writable=True) as store:
+        _add_document(store, "vault.md", ["The vault opens at nine."])
+    result = _doctor(fake_ollama.url, index=index)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert f"✓ index: {index}: 2 documents, 3 chunks, nomic-embed-text (768-d)" in lines
+    assert (
+        lines[-1]
+        == "✓ vectors.faiss: was stale; rebuilt from meta.sqlite (generation 2)"
+    )
 
 
 def test_the_index_names_the_embedding_model(
