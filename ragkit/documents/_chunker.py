@@ -127,12 +127,13 @@ class ChunkingOptions:
         target_tokens: Chunks are packed up to this size.
         overlap_tokens: Consecutive chunks of one section share up to this
             much text, in whole sentences (or words, when the last sentence
-            is too long).
+            is too long); at most half the target is used.
         max_tokens: Hard cap, usually the embedding model's context length;
             it also lowers the target when smaller. When None the cap is
             twice the target.
-        min_tokens: A section's last piece smaller than this is merged into
-            the chunk before it, when that stays under the cap.
+        min_tokens: A section's last piece smaller than this (at most half
+            the target) is merged into the chunk before it, when that stays
+            under the cap.
     """
 
     target_tokens: int = 384
@@ -147,16 +148,12 @@ class ChunkingOptions:
             )
         if self.max_tokens is not None and self.max_tokens < 8:
             raise ConfigError(f"max_tokens must be at least 8, not {self.max_tokens}")
-        if not 0 <= self.overlap_tokens < self.target_tokens:
+        if self.overlap_tokens < 0:
             raise ConfigError(
-                f"overlap_tokens must be at least 0 and below target_tokens "
-                f"({self.target_tokens}), not {self.overlap_tokens}"
+                f"overlap_tokens must not be negative, not {self.overlap_tokens}"
             )
-        if not 0 <= self.min_tokens < self.target_tokens:
-            raise ConfigError(
-                f"min_tokens must be at least 0 and below target_tokens "
-                f"({self.target_tokens}), not {self.min_tokens}"
-            )
+        if self.min_tokens < 0:
+            raise ConfigError(f"min_tokens must not be negative, not {self.min_tokens}")
 
     @property
     def effective_target(self) -> int:
@@ -259,7 +256,7 @@ class _Packer:
         self.target = options.effective_target
         self.cap = max(options.cap, self.target)
         self.overlap = min(options.overlap_tokens, self.target // 2)
-        self.min_tokens = min(options.min_tokens, self.target)
+        self.min_tokens = min(options.min_tokens, self.target // 2)
 
     def _fits(self, length: int, budget: int) -> bool:
         """Whether a text this long might estimate at most ``budget``.
@@ -334,9 +331,10 @@ class _Packer:
         """Runs of whole words within the target; a word over the cap is cut."""
         text = self.text
         position = start
-        # Prose averages about 4 characters a token, so this window holds
-        # about half a target; it shrinks when the text is denser.
-        window = 2 * self.target
+        # Prose averages about 4 characters a token, so a window of `target`
+        # characters holds about a quarter of a target: small enough to pack
+        # chunks well and leave room for overlap. It shrinks on denser text.
+        window = self.target
         while position < end:
             size = window
             while True:

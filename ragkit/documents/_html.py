@@ -169,9 +169,10 @@ def html_to_text(html: str) -> tuple[str, str | None, list[tuple[int, int, str]]
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    parser._break(1)
-    text = "".join(parser.parts).lstrip("\n")
-    shift = parser.length - len(text)
+    text = "".join(parser.parts).lstrip("\n").rstrip() + "\n"
+    shift = (
+        len(parser.parts[0]) - len(parser.parts[0].lstrip("\n")) if parser.parts else 0
+    )
     headings = [
         (offset - shift, level, title)
         for offset, level, title in parser.headings
