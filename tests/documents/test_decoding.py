@@ -1,4 +1,4 @@
-"""Encodings, newlines and binary detection, through :func:`decode_text` and :func:`load`."""
+"""Encodings, newlines and binary detection (``decode_text`` and ``load``)."""
 
 from __future__ import annotations
 

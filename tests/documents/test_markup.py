@@ -319,7 +319,8 @@ def test_javascript_go_and_rust_sections(tmp_path: Path) -> None:
     js = load_text(
         tmp_path,
         "a.ts",
-        "import x from 'y';\n\n/** Adds. */\nexport function add(a, b) {\n  return a + b;\n}\n\n"
+        "import x from 'y';\n\n/** Adds. */\n"
+        "export function add(a, b) {\n  return a + b;\n}\n\n"
         "export const handler = async (req) => {\n};\n\nconst n = 3;\n\nclass Box {}\n",
     )
     assert [s.heading_path for s in js.sections] == [
