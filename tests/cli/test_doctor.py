@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -264,6 +267,32 @@ def test_a_damaged_index_fails(fake_ollama: FakeOllama, tmp_path: Path) -> None:
     line = next(line for line in result.stdout.splitlines() if "index:" in line)
     assert line.startswith("✗ index:") and "manifest.json" in line
     assert "--rebuild" in line
+
+
+RAGKIT = Path(sys.executable).with_name("ragkit")
+
+
+@pytest.mark.skipif(not RAGKIT.exists(), reason="the ragkit script is not installed")
+def test_installed_ragkit_doctor_exit_status(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    env = {**os.environ, "OLLAMA_HOST": fake_ollama.url}
+    command = [str(RAGKIT), "--index", str(tmp_path / "none"), "doctor"]
+    ok = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("✓ server: Ollama 0.33.0")
+    missing = subprocess.run(
+        [*command, "--chat-model", "mistral"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "run `ragkit models pull mistral`" in missing.stdout
 
 
 def _embed_handler(batch_offset: float, batch_dimension: int = 4) -> Any:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -605,6 +608,40 @@ def test_unusable_host_is_one_line() -> None:
     )
     line = _one_error_line(result)
     assert "ftp://example.invalid" in line
+
+
+# -- the installed command -----------------------------------------------------
+
+RAGKIT = Path(sys.executable).with_name("ragkit")
+
+
+@pytest.mark.skipif(not RAGKIT.exists(), reason="the ragkit script is not installed")
+def test_installed_ragkit_pulls_and_lists_in_a_subprocess(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    env = {**os.environ, "OLLAMA_HOST": fake_ollama.url}
+    pulled = subprocess.run(
+        [str(RAGKIT), "models", "pull", "bge-m3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout == ""
+    assert pulled.stderr.splitlines()[-1] == "success"
+    listed = subprocess.run(
+        [str(RAGKIT), "--index", str(tmp_path / "none"), "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = [model["name"] for model in json.loads(listed.stdout)["models"]]
+    assert "bge-m3:latest" in names
 
 
 # -- Modelfile parsing ---------------------------------------------------------
