@@ -232,7 +232,7 @@ def _follow(
     except ResponseError as exc:
         # The stream already answered 200, so the status code says nothing;
         # the server's text and what to check next do.
-        raise OllamaError(f"{action} failed: {exc.error}; {hint}") from exc
+        raise OllamaError(f"{action} failed: {clean(exc.error)}; {hint}") from exc
 
 
 # -- the Modelfile -------------------------------------------------------------
