@@ -169,10 +169,9 @@ def html_to_text(html: str) -> tuple[str, str | None, list[tuple[int, int, str]]
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    text = "".join(parser.parts).lstrip("\n").rstrip() + "\n"
-    shift = (
-        len(parser.parts[0]) - len(parser.parts[0].lstrip("\n")) if parser.parts else 0
-    )
+    joined = "".join(parser.parts)
+    text = joined.lstrip("\n").rstrip() + "\n"
+    shift = len(joined) - len(joined.lstrip("\n"))
     headings = [
         (offset - shift, level, title)
         for offset, level, title in parser.headings

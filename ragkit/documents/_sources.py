@@ -69,8 +69,8 @@ class Skipped:
     """Something the walk could not look at, and why.
 
     Attributes:
-        relpath: The path relative to its root (the root itself as given
-            when the root cannot be read).
+        relpath: The path relative to its root; ``"."`` for the root itself
+            (missing or unreadable).
         reason: One line for the user: ``"permission denied"``,
             ``"broken symbolic link"``...
         root: The root the walk was under.
@@ -143,16 +143,16 @@ def _walk_root(
     try:
         st = root.stat()
     except FileNotFoundError:
-        yield Skipped(str(root), "not found", root=root, is_dir=True)
+        yield Skipped(".", "not found", root=root, is_dir=True)
         return
     except OSError as exc:
-        yield Skipped(str(root), _reason(exc), root=root, is_dir=True)
+        yield Skipped(".", _reason(exc), root=root, is_dir=True)
         return
     if stat.S_ISREG(st.st_mode):
         yield SourceFile(root.parent, root, root.name, st.st_size, st.st_mtime_ns)
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield Skipped(str(root), "not a regular file or folder", root=root)
+        yield Skipped(".", "not a regular file or folder", root=root)
         return
     root_real = os.path.realpath(root)
     if _is_under(root_real, skip_real):

@@ -75,9 +75,7 @@ def test_a_file_given_as_root_is_yielded_whatever_the_globs(tmp_path: Path) -> N
 
 def test_a_missing_root_is_skipped(tmp_path: Path) -> None:
     (item,) = find_files([tmp_path / "nope"])
-    assert isinstance(item, Skipped)
-    assert item.reason == "not found"
-    assert item.is_dir
+    assert item == Skipped(".", "not found", root=tmp_path / "nope", is_dir=True)
 
 
 def test_default_excludes(tmp_path: Path) -> None:
