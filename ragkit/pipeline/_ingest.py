@@ -45,6 +45,7 @@ from ragkit.embedding import Embedder, EmbeddingModelInfo, EmbedFailure, EmbedSt
 from ragkit.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from ragkit.pipeline._events import IngestProgress, IngestReport, ProblemChunk
 from ragkit.pipeline._recipe import Recipe
+from ragkit.pipeline._writer import IndexWriter
 from ragkit.store import DocumentRecord, Manifest, Store
 from ragkit.types import Chunk, Document
 
@@ -82,6 +83,7 @@ class _Run:
     """Mutable state of one run, owned by the main thread."""
 
     store: Store
+    writer: IndexWriter
     prefix: str
     fingerprint: str
     chunking: ChunkingOptions
@@ -104,10 +106,10 @@ class _Run:
             IngestProgress(
                 phase=phase,
                 files_seen=self.files_seen,
-                files_done=self.report.files_done,
+                files_done=self.writer.documents,
                 chunks_queued=self.chunks_queued,
                 chunks_embedded=self.embed_stats.embedded,
-                chunks_written=self.report.chunks,
+                chunks_written=self.writer.chunks,
                 elapsed=time.monotonic() - self.started,
             )
         )
@@ -180,6 +182,7 @@ def ingest(
         try:
             run = _Run(
                 store=store,
+                writer=IndexWriter(store),
                 prefix=embedder.document_prefix,
                 fingerprint=_fingerprint(chunking, embedder.document_prefix),
                 chunking=chunking,
@@ -372,10 +375,13 @@ def _run(
         while not finished:
             finished = _handle_results(run, results, block=True)
         _flush(run)
+        run.writer.close()
     finally:
         if not finished:
             _abandon(to_embed, worker)
             _save_what_is_done(run)
+    run.report.chunks = run.writer.chunks
+    run.report.files_done = run.writer.documents
     under_roots = [_root_prefix(root, base) for root in roots]
     gone = [
         path
@@ -387,7 +393,6 @@ def _run(
     if gone:
         run.store.delete_documents(gone)
         run.report.removed.extend(sorted(gone))
-    run.report.unsupported = run.report.unsupported
     run.store.prune_vectors()
     run.emit("saving")
     run.store.sync()
@@ -492,9 +497,7 @@ def _flush(run: _Run) -> None:
                 [pending.hashes[i] for i in keep],
             )
         )
-    run.store.replace_documents(documents, vectors=run.vectors)
-    run.report.chunks += sum(len(chunks) for _, chunks, _ in documents)
-    run.report.files_done += len(documents)
+    run.writer.submit(documents, run.vectors)
     run.ready = []
     run.vectors = []
 
@@ -561,6 +564,7 @@ def _save_what_is_done(run: _Run) -> None:
     """After a failure, keep the vectors and whole documents already gathered."""
     try:
         _flush(run)
+        run.writer.close()
     except Exception:  # the original failure is what the caller must see
         logger.debug("could not save work after a failed run", exc_info=True)
 
