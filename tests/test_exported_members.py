@@ -17,7 +17,17 @@ def test_top_level_all_is_sorted_and_importable() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["ragkit.errors", "ragkit.types", "ragkit.ollama", "ragkit.testing"],
+    [
+        "ragkit.documents",
+        "ragkit.embedding",
+        "ragkit.errors",
+        "ragkit.ollama",
+        "ragkit.pipeline",
+        "ragkit.query",
+        "ragkit.store",
+        "ragkit.testing",
+        "ragkit.types",
+    ],
 )
 def test_package_all_is_sorted_and_complete(module: str) -> None:
     mod = importlib.import_module(module)
