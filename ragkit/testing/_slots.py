@@ -162,10 +162,13 @@ class Scheduler:
             slots.active += 1
         # A paused server holds requests inside their slots, so tests can
         # build up a queue without relying on timing.
-        while not self._resumed.wait(0.05):
-            if self.stopping.is_set():
-                self._release_raw(model)
-                raise ApiError(500, "server shutting down")
+        while not self._resumed.wait(0.05) and not self.stopping.is_set():
+            pass
+        # stop() sets `stopping` before it resumes, so a held request never
+        # runs on after the server was told to stop.
+        if self.stopping.is_set():
+            self._release_raw(model)
+            raise ApiError(500, "server shutting down")
         return Slot(self, model)
 
     def _release_raw(self, model: str) -> None:
