@@ -104,7 +104,7 @@ def queries(base: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.nda
 
 def texts(n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed + 2)
-    ranks = np.minimum(rng.zipf(1.3, size=(n, WORDS)), VOCABULARY)
+    ranks = (rng.zipf(1.3, size=(n, WORDS)) - 1) % VOCABULARY + 1
     return [" ".join(f"w{r}" for r in row) for row in ranks]
 
 

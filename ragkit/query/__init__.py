@@ -61,10 +61,12 @@ from ragkit.query._retrieval import (
     MERGE_MAX_CHARS,
     MMR_POOL,
     SEARCH_MODES,
+    STOP_WORDS,
     Retriever,
     SearchMode,
     SearchSettings,
     empty_index_message,
+    lexical_query,
 )
 from ragkit.query._serialize import (
     answer_to_dict,
@@ -101,6 +103,7 @@ __all__ = [
     "Retriever",
     "SEARCH_MODES",
     "SOURCES_HEADING",
+    "STOP_WORDS",
     "SYSTEM_PROMPT",
     "SearchMode",
     "SearchSettings",
@@ -120,6 +123,7 @@ __all__ = [
     "format_source",
     "fuse_hits",
     "hit_to_dict",
+    "lexical_query",
     "merge_neighbours",
     "mmr",
     "normalise",

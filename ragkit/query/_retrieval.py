@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -44,11 +45,13 @@ __all__ = [
     "HYBRID_DEPTH",
     "MERGE_MAX_CHARS",
     "MMR_POOL",
-    "SEARCH_MODES",
     "Retriever",
+    "SEARCH_MODES",
+    "STOP_WORDS",
     "SearchMode",
     "SearchSettings",
     "empty_index_message",
+    "lexical_query",
 ]
 
 SearchMode = Literal["hybrid", "vector", "lexical"]
@@ -73,6 +76,20 @@ MERGE_MAX_CHARS = 6000
 About four chunks of the default recipes: long enough to join a hit with its
 neighbours, short enough that one passage does not crowd out the others.
 """
+
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because
+    been before being below between both but by can could did do does doing down
+    during each few for from further had has have having he her here hers him his
+    how i if in into is it its itself just me more most my no nor not now of off on
+    once only or other our out over own same she should so some such than that the
+    their them then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your
+    yours""".split()
+)
+"""English words left out of lexical queries (see :func:`lexical_query`)."""
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 VectorSource = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 """Embeds passage texts (with the document prefix) when no vector is cached."""
@@ -226,7 +243,8 @@ class Retriever:
         if mode != "lexical" and vector is not None:
             by_vector = self.store.search_vectors(vector, list_depth, ids=allowed)
         if mode != "vector":
-            by_words = self.store.search_lexical(query, list_depth, ids=allowed)
+            words = lexical_query(query)
+            by_words = self.store.search_lexical(words, list_depth, ids=allowed)
         # One snapshot for both lists; a rowid a writer removed since is skipped.
         chunks = self.store.chunk_map([r for r, _ in by_vector + by_words])
         vector_hits = _hits(by_vector, chunks, "vector")
@@ -295,6 +313,22 @@ class Retriever:
             for chunk, row in zip(missing, vectors, strict=True):
                 found[chunk.id] = np.asarray(row, dtype=np.float32)
         return found
+
+
+def lexical_query(query: str) -> str:
+    """The words of a question worth a lexical search: without English stop words.
+
+    The store ORs every word of its query, so a word that occurs in most
+    chunks ("the", "how") makes BM25 score nearly the whole index (tens of
+    milliseconds at 100k chunks) while adding almost nothing to the ranking.
+    A query of stop words only is kept as it is.
+
+    >>> lexical_query("How often are the API keys rotated?")
+    'often API keys rotated'
+    """
+    words = _WORD.findall(query)
+    kept = [w for w in words if w.lower() not in STOP_WORDS]
+    return " ".join(kept) if kept else query
 
 
 def _cache_key(text: str) -> str:

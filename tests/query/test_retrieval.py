@@ -11,7 +11,13 @@ from query_helpers import Doc
 
 from ragkit.errors import ConfigError, QueryError
 from ragkit.pipeline import text_hash
-from ragkit.query import QueryEngine, Retriever, SearchSettings
+from ragkit.query import (
+    STOP_WORDS,
+    QueryEngine,
+    Retriever,
+    SearchSettings,
+    lexical_query,
+)
 from ragkit.store import DocumentRecord, Manifest, Store
 from ragkit.testing import FakeOllama
 from ragkit.types import Chunk
@@ -337,3 +343,23 @@ def test_identical_texts_from_two_files_count_once() -> None:
 def test_search_settings_are_checked(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         SearchSettings(**changes)  # type: ignore[arg-type]
+
+
+def test_lexical_queries_leave_out_stop_words() -> None:
+    assert lexical_query("How often are the API keys rotated?") == (
+        "often API keys rotated"
+    )
+    # Nothing but stop words: searched as typed rather than not at all.
+    assert lexical_query("what is it") == "what is it"
+    assert "the" in STOP_WORDS and "keys" not in STOP_WORDS
+
+
+def test_stop_words_do_not_decide_the_lexical_ranking(
+    corpus: Path, fake_ollama: FakeOllama
+) -> None:
+    with QueryEngine.open(corpus, host=fake_ollama.url, merge_neighbours=False) as e:
+        wordy = e.search(
+            "What are the days of the grace period for the keys?", mode="lexical"
+        )
+        plain = e.search("days grace period keys", mode="lexical")
+    assert wordy == plain
