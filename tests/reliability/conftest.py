@@ -61,6 +61,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(base, docs, len(files), clean, itertools.count(1))
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (the only backend installed)."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def figures() -> dict[str, Any]:
     """Record a figure for the suite's summary: ``figures["kills"] = 22``."""
