@@ -315,8 +315,10 @@ def answer_overhead(path: Path, args: argparse.Namespace, report: list[str]) -> 
         )
         engine = QueryEngine(Store.open(path), embedder, Client(url, event_hooks=hooks))
         with engine:
+            # Content words of middling frequency, as in a real question.
             questions = [
-                f"What does w{i} w{i + 1} say about w{2 * i}?" for i in range(40)
+                f"What does w{300 + 7 * i} say about w{1200 + 13 * i}?"
+                for i in range(40)
             ]
             for question in questions[:5]:
                 engine.ask(question)

@@ -140,20 +140,32 @@ def test_history_is_sent_before_the_sources(
     assert messages[-1]["content"] == QUESTION
 
 
+def source_of(body: dict[str, Any], text: str) -> int:
+    """The number of the prompt's passage that holds ``text``."""
+    blocks = body["messages"][-2]["content"].split("\n\n[")
+    return next(int(b.split("]")[0]) for b in blocks[1:] if text in b)
+
+
+KEY_QUOTE = "API keys are rotated automatically every 90 days."
+
+
 def test_unknown_source_and_unfound_quote_are_flagged(
     sample_index: Path,
     fake_ollama: FakeOllama,
     chat_proxy: Callable[..., Any],
 ) -> None:
-    reply = {
-        "answer": "Keys rotate every 90 days and are encrypted twice.",
-        "citations": [
-            {"source": 1, "quote": "API keys are rotated automatically every 90 days."},
-            {"source": 9, "quote": "API keys are rotated automatically every 90 days."},
-            {"source": 1, "quote": "keys are encrypted twice with rotating salts"},
-        ],
-    }
-    proxy = chat_proxy(lambda body: json.dumps(reply))
+    def reply(body: dict[str, Any]) -> str:
+        n = source_of(body, KEY_QUOTE)
+        citations = [
+            {"source": n, "quote": KEY_QUOTE},
+            {"source": 9, "quote": KEY_QUOTE},
+            {"source": n, "quote": "keys are encrypted twice with rotating salts"},
+        ]
+        return json.dumps(
+            {"answer": "Keys rotate every 90 days.", "citations": citations}
+        )
+
+    proxy = chat_proxy(reply)
     client = Client(fake_ollama.url, transport=proxy.transport())
     with QueryEngine.open(sample_index, host=fake_ollama.url, client=client) as engine:
         answer = engine.ask(QUESTION)
@@ -162,7 +174,7 @@ def test_unknown_source_and_unfound_quote_are_flagged(
     assert not unknown.verified and unknown.chunk is None
     assert "source 9 was not among" in unknown.reason
     assert not unfound.verified and unfound.path == first.path
-    assert "quote not found in source 1" in unfound.reason
+    assert f"quote not found in source {first.source}" in unfound.reason
     assert answer.verified_citations == (first,)
 
 
