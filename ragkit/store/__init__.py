@@ -4,21 +4,27 @@
 
     <index>/
         meta.sqlite     documents, chunks, the vector cache, FTS5 (the truth)
-        vectors.faiss   FAISS index stamped with the generation it was built from
+        vectors.faiss   FAISS index stamped with the generation it reflects
         manifest.json   embedding model, dimension, prefixes, chunking, index type
         lock            held by the one writer (fcntl.flock), holds its pid
 """
 
 from __future__ import annotations
 
-from ._ann import AUTO_HNSW_THRESHOLD, HNSW_EF_SEARCH
+from ._ann import (
+    AUTO_HNSW_THRESHOLD,
+    COMPACT_FRACTION,
+    HNSW_EF_SEARCH,
+    SEARCH_COMPACT_FRACTION,
+)
 from ._filter import ChunkFilter
 from ._manifest import FORMAT_VERSION, INDEX_TYPES, Manifest
-from ._records import DocumentRecord, IndexStats
+from ._records import DocumentRecord, IndexStats, VectorIndexStatus
 from ._store import Store
 
 __all__ = [
     "AUTO_HNSW_THRESHOLD",
+    "COMPACT_FRACTION",
     "ChunkFilter",
     "DocumentRecord",
     "FORMAT_VERSION",
@@ -26,5 +32,7 @@ __all__ = [
     "INDEX_TYPES",
     "IndexStats",
     "Manifest",
+    "SEARCH_COMPACT_FRACTION",
     "Store",
+    "VectorIndexStatus",
 ]

@@ -5,8 +5,15 @@ The file is a small header followed by ``faiss.serialize_index`` bytes::
     magic "RAGKITFX" | header version u16 | reserved u16 | generation u64
     | dimension u32 | index type 16 bytes | payload length u64 | payload crc32 u32
 
-The generation is the SQLite ``generation`` the index was built from; a file
-whose stamp does not match the database is rebuilt, never trusted.
+The generation is the SQLite ``generation`` the index reflects. A file is
+never trusted on its stamp alone: the store compares the rowids it holds with
+the ``chunks`` table, brings an older file up to date from there, and rebuilds
+one that does not fit the database.
+
+An HNSW graph cannot drop a node, so a deleted chunk stays in the graph as a
+*tombstone* that searches step through but never return. Tombstones are not
+stored anywhere: they are the rowids in the index that SQLite no longer has
+(rowids are never reused), so they are derived again whenever a file is read.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ import numpy as np
 __all__ = [
     "AUTO_HNSW_THRESHOLD",
     "AnnIndex",
+    "COMPACT_FRACTION",
     "HNSW_EF_SEARCH",
+    "SEARCH_COMPACT_FRACTION",
     "StampError",
+    "load_index_file",
     "needs_training",
     "normalized",
     "read_index_file",
@@ -55,6 +65,21 @@ EXACT_FILTER_LIMIT = 16_384
 """Allow-lists up to this size skip the HNSW graph and are scanned exactly:
 scanning 16k vectors costs less than a graph search whose budget has to grow
 with the filter's selectivity (measured in the README section)."""
+
+COMPACT_FRACTION = 0.2
+"""``sync()`` rebuilds an HNSW graph once more than this share of its nodes are
+tombstones. Measured on 20,000 clustered 768-d vectors, deleting whole
+documents: recall@10 is 0.993 with no tombstones, 0.986 at 10%, 0.982 at 20%,
+0.970 at 30% and 0.933 at 50% (efSearch 64); dead nodes also cost memory and
+search time. At 20% recall stays within about a point of a fresh graph, and
+the rebuild (minutes at 50,000 chunks) is paid at most once per fifth of the
+index replaced."""
+
+SEARCH_COMPACT_FRACTION = 0.5
+"""A search rebuilds a graph only past this share of tombstones. Below it a
+search widens efSearch by ``1 / (1 - share)`` instead, which kept recall@10 at
+0.957 with half the graph dead in the same measurement, so an app that deletes
+while it serves searches does not stall at every fifth of churn."""
 
 _MAX_FILTERED_EF = 4096
 _MAGIC = b"RAGKITFX"
@@ -127,6 +152,10 @@ class AnnIndex:
         self.dimension = dimension
         self.generation = generation
         self._lookup: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._dead = np.empty(0, dtype=np.int64)
+        # The FAISS selector that skips tombstones, with the batch it wraps:
+        # SWIG does not keep the inner selector alive on its own.
+        self._skip_dead: tuple[Any, Any] | None = None
 
     @classmethod
     def new(
@@ -145,8 +174,23 @@ class AnnIndex:
 
     @property
     def ntotal(self) -> int:
-        """Number of vectors held."""
+        """Number of vectors held, tombstones included."""
         return int(self._index.ntotal)
+
+    @property
+    def tombstones(self) -> int:
+        """Number of vectors held whose chunks are gone."""
+        return len(self._dead)
+
+    @property
+    def live(self) -> int:
+        """Number of vectors a search can return."""
+        return self.ntotal - self.tombstones
+
+    @property
+    def dead_fraction(self) -> float:
+        """Share of the vectors held that are tombstones."""
+        return self.tombstones / self.ntotal if self.ntotal else 0.0
 
     @property
     def is_trained(self) -> bool:
@@ -154,9 +198,22 @@ class AnnIndex:
         return bool(self._index.is_trained)
 
     @property
-    def supports_remove(self) -> bool:
-        """HNSW graphs cannot drop nodes; the store rebuilds them instead."""
-        return self.kind not in _GRAPH_KINDS
+    def keeps_tombstones(self) -> bool:
+        """True for HNSW graphs, which cannot drop nodes."""
+        return self.kind in _GRAPH_KINDS
+
+    def ids(self) -> np.ndarray:
+        """Return every rowid held, tombstones included, sorted."""
+        return self._rowid_lookup()[1]
+
+    def tombstoned(self) -> np.ndarray:
+        """Return the rowids held as tombstones, sorted."""
+        return self._dead
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        """Return the stored (unit, possibly quantised) vectors of these rowids."""
+        wanted = np.ascontiguousarray(ids, dtype=np.int64)
+        return np.asarray(self._index.reconstruct_batch(wanted), dtype=np.float32)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add raw vectors (normalised here) under the given chunk rowids."""
@@ -166,17 +223,30 @@ class AnnIndex:
             )
             self._lookup = None
 
-    def remove(self, ids: np.ndarray) -> None:
-        """Remove chunk rowids; only for types where :attr:`supports_remove`."""
-        if len(ids):
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, np.int64))
-            self._index.remove_ids(selector)
+    def delete(self, ids: np.ndarray) -> None:
+        """Take chunk rowids out of search results.
+
+        Types that can remove vectors remove them; a graph keeps the nodes as
+        tombstones (see :attr:`keeps_tombstones`). Rowids not held are ignored.
+        """
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        if not len(ids):
+            return
+        if not self.keeps_tombstones:
+            self._index.remove_ids(faiss.IDSelectorBatch(ids))
             self._lookup = None
+            return
+        held = self.ids()
+        slots = np.minimum(np.searchsorted(held, ids), max(len(held) - 1, 0))
+        ids = ids[held[slots] == ids] if len(held) else ids[:0]
+        if len(ids):
+            self._dead = np.union1d(self._dead, ids)
+            self._skip_dead = None
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """Return up to ``k`` (rowid, cosine) pairs, best first.
+        """Return up to ``k`` (rowid, cosine) pairs, best first; never a tombstone.
 
         Args:
             query: One raw query vector.
@@ -184,21 +254,24 @@ class AnnIndex:
             allowed: Only these rowids may be returned (a filter's allow-list).
         """
         total = self.ntotal
-        if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+        if self.live == 0 or k <= 0:
             return []
+        if allowed is not None:
+            allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+            if len(self._dead):
+                allowed = allowed[~np.isin(allowed, self._dead)]
+            if len(allowed) == 0:
+                return []
         q = normalized(query.reshape(1, -1))
-        graph = self.kind in _GRAPH_KINDS
-        if allowed is None:
+        if self.kind not in _GRAPH_KINDS:
             params = (
-                faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
-                if graph
-                else None
+                None
+                if allowed is None
+                else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
             )
             return self._run(self._index, q, min(k, total), params)
-        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
-        if not graph:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            return self._run(self._index, q, min(k, total), params)
+        if allowed is None:
+            return self._search_graph(q, k)
         if len(allowed) <= EXACT_FILTER_LIMIT:
             return self._exact(q, k, allowed)
         # HNSW explores about efSearch nodes whatever the filter lets through,
@@ -211,6 +284,29 @@ class AnnIndex:
         found = self._run(self._index, q, min(k, total), params)
         if len(found) < min(k, len(allowed), total):
             return self._exact(q, k, allowed)
+        return found
+
+    def _search_graph(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Search the whole graph, stepping through tombstones."""
+        want = min(k, self.live)
+        if not len(self._dead):
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+            return self._run(self._index, q, want, params)
+        if self._skip_dead is None:
+            dead = faiss.IDSelectorBatch(self._dead)
+            self._skip_dead = (faiss.IDSelectorNot(dead), dead)
+        # Tombstones take up places in the candidate list, so the budget grows
+        # with their share to keep as many live candidates as without them.
+        ef = max(HNSW_EF_SEARCH, k) / (1.0 - self.dead_fraction)
+        params = faiss.SearchParametersHNSW(
+            sel=self._skip_dead[0], efSearch=int(min(ef, _MAX_FILTERED_EF))
+        )
+        found = self._run(self._index, q, want, params)
+        if len(found) < want:
+            # Live nodes cut off by dead ones: scan them instead of returning
+            # fewer than k.
+            held = self.ids()
+            return self._exact(q, k, held[~np.isin(held, self._dead)])
         return found
 
     def _exact(
@@ -296,17 +392,28 @@ class AnnIndex:
         return cls(index, kind, dimension, generation)
 
 
-def read_index_file(path: Path) -> AnnIndex | None:
-    """Load ``vectors.faiss``, or return None when it is missing or unusable."""
+def load_index_file(path: Path) -> AnnIndex:
+    """Load ``vectors.faiss``.
+
+    Raises:
+        FileNotFoundError: There is no file.
+        StampError: It cannot be read, or is not one this code wrote whole.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return None
+        raise
     except OSError as exc:
-        logger.warning("cannot read %s (%s); rebuilding it", path, exc)
-        return None
+        raise StampError(f"cannot read it ({exc})") from exc
+    return AnnIndex.from_file_bytes(data)
+
+
+def read_index_file(path: Path) -> AnnIndex | None:
+    """Load ``vectors.faiss``, or return None when it is missing or unusable."""
     try:
-        return AnnIndex.from_file_bytes(data)
+        return load_index_file(path)
+    except FileNotFoundError:
+        return None
     except StampError as exc:
         logger.warning("ignoring %s: %s; rebuilding it", path, exc)
         return None

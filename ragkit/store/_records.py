@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from ragkit.types import MetadataValue
 
-__all__ = ["DocumentRecord", "IndexStats"]
+__all__ = ["DocumentRecord", "IndexStats", "VectorIndexStatus"]
 
 
 def _no_metadata() -> Mapping[str, MetadataValue]:
@@ -84,3 +84,41 @@ class IndexStats:
     def total_bytes(self) -> int:
         """Bytes on disk of the whole index."""
         return sum(self.file_sizes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class VectorIndexStatus:
+    """How the FAISS index compares with SQLite (what ``ragkit doctor`` shows).
+
+    Attributes:
+        kind: The index type it holds, or None when there is none to use
+            (missing, unreadable or damaged file; never built in memory).
+        built_generation: The SQLite generation it reflects, or None.
+        current_generation: The database's generation now.
+        stale: The next :meth:`Store.sync` or search has work to do: the
+            index is behind the database, or cannot be used as it is.
+        tombstones: Entries whose chunks SQLite no longer has. An HNSW graph
+            keeps them, skipped by every search, until it is compacted;
+            other types drop them when brought up to date.
+        size: Entries the index holds, tombstones included.
+        pending: Chunks SQLite has that the index does not hold yet.
+        rebuild: Bringing it up to date takes a full build: there is no
+            usable index, it is of another type or dimension, it does not
+            match the database, or tombstones call for a compaction.
+        reason: Why a rebuild is needed; empty when it is not.
+    """
+
+    kind: str | None
+    built_generation: int | None
+    current_generation: int
+    stale: bool
+    tombstones: int
+    size: int
+    pending: int = 0
+    rebuild: bool = False
+    reason: str = ""
+
+    @property
+    def live(self) -> int:
+        """Entries a search can return once the index is up to date."""
+        return self.size - self.tombstones + self.pending

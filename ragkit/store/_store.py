@@ -29,8 +29,13 @@ from ragkit.types import Chunk
 
 from ._ann import (
     AUTO_HNSW_THRESHOLD,
+    COMPACT_FRACTION,
+    SEARCH_COMPACT_FRACTION,
     AnnIndex,
+    StampError,
+    load_index_file,
     needs_training,
+    normalized,
     read_index_file,
     read_stamp,
     resolve_index_type,
@@ -43,7 +48,7 @@ from ._lock import WriteLock
 from ._manifest import INDEX_TYPES, Manifest
 from ._metadata import decode_metadata, encode_metadata
 from ._migrations import MIGRATIONS, migrate, schema_version
-from ._records import DocumentRecord, IndexStats
+from ._records import DocumentRecord, IndexStats, VectorIndexStatus
 from ._sync import RWLock
 
 __all__ = ["Store"]
@@ -63,6 +68,8 @@ _TRAIN_SAMPLE = 65_536
 """Vectors a scalar quantiser learns its ranges from."""
 _FILTER_CACHE_SIZE = 32
 """Filters whose allow-lists :meth:`Store.select_ids` remembers."""
+_SPOT_CHECKS = 8
+"""Vectors of a loaded ``vectors.faiss`` compared with SQLite's."""
 
 _CHUNK_COLUMNS = (
     'c.id, c.chunk_id, d.path, c.text, c.start, c."end", c.line_start, '
@@ -698,10 +705,14 @@ class Store:
     def sync(self) -> None:
         """Bring the FAISS index, and ``vectors.faiss``, up to date with SQLite.
 
-        Call it at the end of an ingest run so the next search does not pay
-        for the rebuild. Searches do the same lazily.
+        Call it at the end of an ingest run so the next search has nothing to
+        do. An index a few changes behind is brought up to date from SQLite
+        (additions added, deletions removed, or kept as tombstones in an HNSW
+        graph); it is rebuilt only when it cannot be, or when more than
+        ``COMPACT_FRACTION`` of a graph is tombstones (compaction). Searches
+        do the same lazily, but compact only past ``SEARCH_COMPACT_FRACTION``.
         """
-        ann = self._current_ann()
+        ann = self._current_ann(compact_at=COMPACT_FRACTION)
         if self.path is None:
             return
         target = self.path / FAISS_FILE
@@ -709,6 +720,70 @@ class Store:
             return
         with self._ann_lock.shared():
             self._save(ann)
+
+    def vector_index_status(self) -> VectorIndexStatus:
+        """Say how the FAISS index compares with SQLite, without changing it.
+
+        On disk this describes ``vectors.faiss`` (read and checked exactly as
+        a search would, but nothing is built or written); in memory, the
+        index the store holds.
+
+        Returns:
+            The status; ``stale`` means the next :meth:`sync` or search has
+            work to do, ``rebuild`` that the work is a full build.
+        """
+        self._check_open()
+        ann: AnnIndex | None = None
+        problem: str | None = None
+        if self.path is not None:
+            try:
+                ann = load_index_file(self.path / FAISS_FILE)
+            except FileNotFoundError:
+                problem = f"{FAISS_FILE} is missing"
+            except StampError as exc:
+                problem = f"{FAISS_FILE} is unusable: {exc}"
+            return self._status(ann, problem, verify=True)
+        with self._build_mutex:
+            ann = self._ann
+            return self._status(ann, None if ann else "not built yet", verify=False)
+
+    def _status(
+        self, ann: AnnIndex | None, problem: str | None, *, verify: bool
+    ) -> VectorIndexStatus:
+        with self._db.read() as db:
+            if ann is None:
+                generation = self._generation(db)
+                count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+                return VectorIndexStatus(
+                    kind=None,
+                    built_generation=None,
+                    current_generation=generation,
+                    stale=True,
+                    tombstones=0,
+                    size=0,
+                    pending=int(count),
+                    rebuild=True,
+                    reason=problem or "",
+                )
+            delta = self._delta(db, ann, verify=verify, with_vectors=False)
+        share = delta.dead_fraction(ann)
+        reason = delta.problem or ""
+        if not reason and share > COMPACT_FRACTION:
+            reason = (
+                f"{len(delta.gone)} of its {ann.ntotal + len(delta.added)} "
+                f"entries are tombstones ({share:.0%}); sync() compacts it"
+            )
+        return VectorIndexStatus(
+            kind=ann.kind,
+            built_generation=ann.generation,
+            current_generation=delta.generation,
+            stale=delta.problem is not None or ann.generation != delta.generation,
+            tombstones=len(delta.gone),
+            size=ann.ntotal,
+            pending=len(delta.added),
+            rebuild=bool(reason),
+            reason=reason,
+        )
 
     # -- searching -----------------------------------------------------------
 
@@ -1048,38 +1123,175 @@ class Store:
 
     # -- the FAISS index -----------------------------------------------------
 
-    def _is_current(self, ann: AnnIndex, generation: int) -> bool:
-        wanted = resolve_index_type(
-            self._requested_type, ann.ntotal, threshold=self._threshold
+    def _wanted_kind(self, count: int) -> str:
+        return resolve_index_type(
+            self._requested_type, count, threshold=self._threshold
         )
-        return ann.generation == generation and ann.kind == wanted
 
-    def _current_ann(self) -> AnnIndex:
-        """The FAISS index for the database's current generation, built if need be."""
+    def _current_ann(self, *, compact_at: float = SEARCH_COMPACT_FRACTION) -> AnnIndex:
+        """The FAISS index at the database's current generation.
+
+        Brought up to date from SQLite when it is behind, rebuilt only when it
+        cannot be, or when more than ``compact_at`` of it is tombstones.
+        """
         self._check_open()
         ann = self._ann
-        if ann is not None and self._is_current(ann, self.generation()):
-            return ann
-        with self._build_mutex:
-            ann = self._ann
-            if ann is not None and self._is_current(ann, self.generation()):
+        if ann is not None and (
+            ann.generation == self.generation()
+            and ann.kind == self._wanted_kind(ann.live)
+        ):
+            if ann.dead_fraction <= compact_at:
                 return ann
-            ann = self._load() or self._build()
+            # Only a compaction is due. A search leaves it to the one thread
+            # already running it and goes on with the tombstones meanwhile.
+            if compact_at >= SEARCH_COMPACT_FRACTION:
+                if not self._build_mutex.acquire(blocking=False):
+                    return ann
+            else:
+                self._build_mutex.acquire()
+        else:
+            self._build_mutex.acquire()
+        try:
+            ann = self._refresh(compact_at)
             self._ann = ann
             return ann
+        finally:
+            self._build_mutex.release()
 
-    def _load(self) -> AnnIndex | None:
+    def _refresh(self, compact_at: float) -> AnnIndex:
+        """Catch the loaded index up, else the file, else rebuild (mutex held)."""
+        ann = self._ann
+        if ann is not None:
+            with self._db.read() as db:
+                delta = self._delta(db, ann, verify=False, with_vectors=True)
+            if delta.problem is None:
+                if delta.dead_fraction(ann) > compact_at:
+                    logger.info(
+                        "compacting the %s index (%d of %d entries are tombstones)",
+                        ann.kind,
+                        len(delta.gone),
+                        ann.ntotal + len(delta.added),
+                    )
+                    return self._build()
+                with self._ann_lock.exclusive():
+                    self._apply(ann, delta)
+                return ann
+            logger.info("the loaded FAISS index is unusable: %s", delta.problem)
+        return self._load(compact_at) or self._build()
+
+    def _load(self, compact_at: float) -> AnnIndex | None:
+        """Read ``vectors.faiss``, check it against SQLite, and catch it up."""
         if self.path is None:
             return None
-        ann = read_index_file(self.path / FAISS_FILE)
+        target = self.path / FAISS_FILE
+        ann = read_index_file(target)
         if ann is None:
             return None
-        if ann.dimension != self._manifest.dimension or not self._is_current(
-            ann, self.generation()
-        ):
-            logger.info("%s is stale; rebuilding it", self.path / FAISS_FILE)
+        with self._db.read() as db:
+            delta = self._delta(db, ann, verify=True, with_vectors=True)
+        if delta.problem is not None:
+            logger.info("%s: %s; rebuilding it", target, delta.problem)
             return None
+        if delta.dead_fraction(ann) > compact_at:
+            logger.info(
+                "%s: %d of %d entries are tombstones; compacting it",
+                target,
+                len(delta.gone),
+                ann.ntotal + len(delta.added),
+            )
+            return None
+        self._apply(ann, delta)
         return ann
+
+    def _delta(
+        self,
+        db: sqlite3.Connection,
+        ann: AnnIndex,
+        *,
+        verify: bool,
+        with_vectors: bool,
+    ) -> _Delta:
+        """Compare a FAISS index with one SQLite snapshot.
+
+        Chunk rowids are AUTOINCREMENT and never reused, so rowids above the
+        index's largest are the additions since it was built, and rowids it
+        holds that ``chunks`` lacks are the deletions. Anything else (an
+        older rowid it lacks, a vector that differs, a newer stamp) means the
+        index was not derived from this database.
+        """
+        generation = self._generation(db)
+        rows = db.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+        chunk_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        wanted = self._wanted_kind(len(chunk_ids))
+        held = ann.ids()
+        top = int(held[-1]) if len(held) else 0
+        split = int(np.searchsorted(chunk_ids, top, side="right"))
+        kept, added = chunk_ids[:split], chunk_ids[split:]
+        gone = np.setdiff1d(held, kept, assume_unique=True)
+
+        def refused(problem: str) -> _Delta:
+            return _Delta(generation, wanted, gone, added, None, problem)
+
+        dim = self._manifest.dimension
+        if ann.dimension != dim:
+            return refused(f"it holds {ann.dimension}-d vectors, the index {dim}-d")
+        if ann.kind != wanted:
+            return refused(f"it is a {ann.kind} index where {wanted} is wanted")
+        if ann.generation > generation:
+            return refused(
+                f"it is stamped with generation {ann.generation}, newer than "
+                f"the database's {generation}"
+            )
+        if len(kept) + len(gone) != len(held):
+            lacking = len(kept) - (len(held) - len(gone))
+            return refused(f"it lacks {lacking} chunk(s) older than its newest")
+        if len(added) and not ann.is_trained:
+            return refused("it is an untrained quantiser")
+        if verify and len(kept) and not self._vectors_match(db, ann, kept):
+            return refused("its vectors differ from the database's")
+        vectors = None
+        if with_vectors and len(added):
+            found = db.execute(
+                "SELECT c.id, v.vector FROM chunks c JOIN vectors v "
+                "ON v.text_hash = c.text_hash WHERE c.id > ? ORDER BY c.id",
+                (top,),
+            ).fetchall()
+            added = np.fromiter((r[0] for r in found), np.int64, count=len(found))
+            vectors = self._stack([r[1] for r in found], dim)
+        return _Delta(generation, wanted, gone, added, vectors, None)
+
+    def _vectors_match(
+        self, db: sqlite3.Connection, ann: AnnIndex, kept: np.ndarray
+    ) -> bool:
+        """Spot-check stored vectors against SQLite's, the newest rowid included.
+
+        A file next to a database restored from an older copy can hold rowids
+        that SQLite has since given to other chunks; their vectors differ.
+        """
+        slots = np.unique(np.linspace(0, len(kept) - 1, _SPOT_CHECKS).astype(int))
+        picks = kept[slots]
+        sql = (
+            "SELECT c.id, v.vector FROM chunks c JOIN vectors v "
+            f"ON v.text_hash = c.text_hash WHERE c.id IN ({_marks(len(picks))})"
+        )
+        blobs = dict(db.execute(sql, picks.tolist()).fetchall())
+        if len(blobs) != len(picks):
+            return False
+        expected = normalized(
+            self._stack([blobs[int(i)] for i in picks], self._manifest.dimension)
+        )
+        stored = ann.reconstruct(picks)
+        # Quantised types give back approximations of the unit vectors.
+        tolerance = 0.1 if needs_training(ann.kind) else 1e-3
+        agreement = np.einsum("ij,ij->i", expected, stored)
+        return bool(np.all(np.abs(1.0 - agreement) <= tolerance))
+
+    @staticmethod
+    def _apply(ann: AnnIndex, delta: _Delta) -> None:
+        ann.delete(delta.gone)
+        if len(delta.added) and delta.vectors is not None:
+            ann.add(delta.added, delta.vectors)
+        ann.generation = delta.generation
 
     def _build(self) -> AnnIndex:
         dim = self._manifest.dimension
@@ -1087,9 +1299,7 @@ class Store:
         with self._db.read() as db:
             generation = self._generation(db)
             count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            kind = resolve_index_type(
-                self._requested_type, count, threshold=self._threshold
-            )
+            kind = self._wanted_kind(count)
             sample = None
             if needs_training(kind) and count:
                 # Every step-th rowid spreads the sample over the whole index
@@ -1145,24 +1355,56 @@ class Store:
         """Apply one committed write to the loaded FAISS index, when it can be.
 
         Otherwise the index stays a generation behind and the next search
-        rebuilds it.
+        brings it up to date from SQLite. A writer never waits here for a
+        compaction that a search thread is running.
         """
-        with self._build_mutex:
+        if not self._build_mutex.acquire(blocking=False):
+            return
+        try:
             ann = self._ann
             if ann is None or ann.generation != old:
-                return
-            if len(removed) and not ann.supports_remove:
                 return
             if added and (vectors is None or not ann.is_trained):
                 return
             with self._ann_lock.exclusive():
-                ann.remove(removed)
+                ann.delete(removed)
                 if added and vectors is not None:
                     ann.add(
                         np.asarray(added, dtype=np.int64),
                         np.stack([vectors[h] for h in hashes]),
                     )
                 ann.generation = new
+        finally:
+            self._build_mutex.release()
+
+
+@dataclass(frozen=True, slots=True)
+class _Delta:
+    """How a FAISS index differs from one SQLite snapshot.
+
+    Attributes:
+        generation: The snapshot's generation.
+        wanted: The index type the snapshot's chunk count calls for.
+        gone: Rowids the index holds whose chunks are gone (its tombstones
+            once applied, for a graph).
+        added: Chunk rowids the index does not hold yet.
+        vectors: Their raw vectors, when they were asked for.
+        problem: Why the index cannot be brought up to date, if it cannot.
+    """
+
+    generation: int
+    wanted: str
+    gone: np.ndarray
+    added: np.ndarray
+    vectors: np.ndarray | None
+    problem: str | None
+
+    def dead_fraction(self, ann: AnnIndex) -> float:
+        """Share of ``ann`` that would be tombstones once this is applied."""
+        size = ann.ntotal + len(self.added)
+        if not ann.keeps_tombstones or not size:
+            return 0.0
+        return len(self.gone) / size
 
 
 DocumentWrite = tuple[DocumentRecord, Sequence[Chunk], Sequence[str]]

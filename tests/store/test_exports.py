@@ -8,6 +8,7 @@ import ragkit.store
 def test_store_all_is_pinned_sorted_and_importable() -> None:
     assert ragkit.store.__all__ == [
         "AUTO_HNSW_THRESHOLD",
+        "COMPACT_FRACTION",
         "ChunkFilter",
         "DocumentRecord",
         "FORMAT_VERSION",
@@ -15,7 +16,9 @@ def test_store_all_is_pinned_sorted_and_importable() -> None:
         "INDEX_TYPES",
         "IndexStats",
         "Manifest",
+        "SEARCH_COMPACT_FRACTION",
         "Store",
+        "VectorIndexStatus",
     ]
     assert ragkit.store.__all__ == sorted(ragkit.store.__all__)
     for name in ragkit.store.__all__:
@@ -24,7 +27,15 @@ def test_store_all_is_pinned_sorted_and_importable() -> None:
 
 
 def test_public_names_have_docstrings() -> None:
-    for name in ("ChunkFilter", "DocumentRecord", "IndexStats", "Manifest", "Store"):
+    names = (
+        "ChunkFilter",
+        "DocumentRecord",
+        "IndexStats",
+        "Manifest",
+        "Store",
+        "VectorIndexStatus",
+    )
+    for name in names:
         obj = getattr(ragkit.store, name)
         assert obj.__doc__ and obj.__module__.startswith("ragkit.store._")
     for name, member in vars(ragkit.store.Store).items():
