@@ -22,7 +22,7 @@ from ragkit.errors import OllamaConnectionError, OllamaTimeoutError
 from ragkit.ollama import Client
 from ragkit.testing import DEFAULT_MODELS, FakeModel, FakeOllama
 
-SMALL, LARGE = 150, 1500
+SMALL, LARGE = 100, 1000
 """Files in the two corpora whose runs' peak memory is compared."""
 
 MAX_GROWTH = 1.5
@@ -104,7 +104,7 @@ def test_reading_waits_for_a_stalled_server_and_memory_stays_flat(
     figures["resources: corpus read while the server stalled"] = (
         f"{read_while_stalled / corpus_bytes:.1%} of {corpus_bytes:,} bytes"
     )
-    figures["resources: peak memory, 150 vs 1500 files (MiB)"] = (
+    figures[f"resources: peak memory, {SMALL} vs {LARGE} files (MiB)"] = (
         f"{small_run.max_rss_kib // 1024} vs {large_run.max_rss_kib // 1024}"
     )
 
