@@ -168,6 +168,23 @@ def build_store(path: Path, base: np.ndarray, words: list[str]) -> list[int]:
     return rowids
 
 
+@contextmanager
+def search_threads(threads: int) -> Iterator[None]:
+    """FAISS threads while timing searches; building keeps one per core.
+
+    One query at a time gains nothing from OpenMP, and on a loaded machine its
+    threads spin waiting for cores: 1.4 ms against 8.6 ms for an HNSW search
+    at 10k chunks on this 2-core box.
+    """
+    before = faiss.omp_get_max_threads()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def time_calls(
     call: Callable[[int], object], count: int, runs: int
 ) -> tuple[float, float]:
@@ -204,7 +221,7 @@ def retrieval_on_store(
     rowids = np.asarray(build_store(path, base, words))
     built = time.perf_counter() - started
     truth = rowids[exact_top(base, qs, 10)]
-    with Store.open(path) as store:
+    with search_threads(args.threads), Store.open(path) as store:
         kind = store.stats().index_type
         retriever = Retriever(store)
         hybrid, vector_only = SearchSettings(), SearchSettings(mode="vector")
@@ -238,7 +255,8 @@ def retrieval_on_faiss(n: int, args: argparse.Namespace, report: list[str]) -> N
     )
     ids = np.arange(n, dtype=np.int64)
     sample = base[np.random.default_rng(0).integers(0, n, 65_536)]
-    for kind in ("hnsw", "hnsw-sq8", "sq8", "flat"):
+    kinds = ("hnsw", "sq8", "flat") + (("hnsw-sq8",) if args.hnsw_sq8 else ())
+    for kind in kinds:
         gc.collect()
         before = rss_bytes()
         started = time.perf_counter()
@@ -249,12 +267,13 @@ def retrieval_on_faiss(n: int, args: argparse.Namespace, report: list[str]) -> N
         memory = rss_bytes() - before
         count = args.queries if kind.startswith("hnsw") else min(args.queries, 30)
         search = ann.search
-        for i in range(min(10, count)):
-            search(qs[i], 8)
-        p50, p99 = time_calls(
-            lambda i, search=search: search(qs[i], 8), count, args.runs
-        )
-        found = [[r for r, _ in search(q, 10)] for q in qs[:count]]
+        with search_threads(args.threads):
+            for i in range(min(10, count)):
+                search(qs[i], 8)
+            p50, p99 = time_calls(
+                lambda i, search=search: search(qs[i], 8), count, args.runs
+            )
+            found = [[r for r, _ in search(q, 10)] for q in qs[:count]]
         emit(
             report,
             f"faiss     {label(n):>5} vectors index={kind:<8} p50 {p50:7.2f} ms "
@@ -304,7 +323,7 @@ class ServerTime:
 def answer_overhead(path: Path, args: argparse.Namespace, report: list[str]) -> None:
     server = ServerTime()
     hooks = {"response": [server.hook]}
-    with fake_ollama() as url:
+    with search_threads(args.threads), fake_ollama() as url:
         with Store.open(path) as probe:
             manifest = probe.manifest
         embedder = Embedder(
@@ -365,17 +384,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
+        "--hnsw-sq8",
+        action="store_true",
+        help="at 1M also build the quantised graph (another 10+ minutes)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
         help="FAISS (OpenMP) threads; 0 keeps FAISS's default of one per core",
     )
     args = parser.parse_args()
-    if args.threads:
-        # One query at a time gains nothing from OpenMP, and on a loaded
-        # machine its threads spin and wait for cores: 1.4 ms vs 8.6 ms for an
-        # HNSW search at 10k chunks on this 2-core box.
-        faiss.omp_set_num_threads(args.threads)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     report = [
         f"# bench/query.py --sizes {args.sizes} --queries {args.queries} "

@@ -389,3 +389,22 @@ def test_close_is_idempotent_and_closes_the_index(
     engine.close()
     assert engine.store.closed
     assert "QueryEngine" in repr(engine)
+
+
+def test_long_history_is_cut_with_a_warning(
+    sample_index: Path, fake_ollama: FakeOllama, chat_log: ChatLog
+) -> None:
+    turn = "We talked about deploys and freezes at length. " * 20
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"{i} {turn}"}
+        for i in range(20)
+    ]
+    with QueryEngine.open(
+        sample_index, host=fake_ollama.url, client=chat_log.client
+    ) as engine:
+        answer = engine.ask(QUESTION, history=history)
+    sent = chat_log.bodies[0]["messages"]
+    kept = sent[1:-2]
+    assert 0 < len(kept) < len(history)
+    assert kept == history[-len(kept) :]
+    assert any("earlier chat messages did not fit" in w for w in answer.warnings)
