@@ -20,6 +20,7 @@ from ragkit.testing import FakeOllama
 
 FACT = "Keys rotate every ninety days."
 QUESTION = "How often do keys rotate?"
+ESCAPED_QUESTION = "When does the rotation job run at night?"
 
 HOSTILE_DOCUMENTS = {
     "escapes.md": (
@@ -114,17 +115,23 @@ def test_search_output_is_clean_and_no_name_forges_a_result_line(
 
 
 @pytest.mark.parametrize("mode", ["--no-stream", "--stream"])
+@pytest.mark.parametrize("question", [QUESTION, ESCAPED_QUESTION])
 def test_answers_from_the_extractive_model_print_clean_and_cite_only_what_was_found(
-    hostile_index: Path, fake_ollama: FakeOllama, mode: str
+    hostile_index: Path, fake_ollama: FakeOllama, mode: str, question: str
 ) -> None:
-    code, out, err = ragkit(fake_ollama.url, "ask", QUESTION, mode)
+    code, out, err = ragkit(fake_ollama.url, "ask", question, mode)
     assert code == 0, err
     assert_clean(out, err)
-    code, raw, err = ragkit(fake_ollama.url, "ask", QUESTION, "--json")
+    code, raw, err = ragkit(fake_ollama.url, "ask", question, "--json")
     assert code == 0, err
     answer = json.loads(raw)
     assert answer["citations"], "the stand-in model cited nothing"
     assert_grounded(answer)
+    if question == ESCAPED_QUESTION:
+        # The model quoted the sentence wrapped in escape sequences, so the
+        # printed answer and quote really went through the cleaning.
+        assert "\x1b" in answer["answer"]
+        assert any("\x1b" in citation["quote"] for citation in answer["citations"])
 
 
 def test_json_output_escapes_every_control_character(
