@@ -24,7 +24,7 @@ from ragkit.errors import (
     StoreError,
 )
 from ragkit.ollama import Client
-from ragkit.store import Store
+from ragkit.store import Store, VectorIndexStatus
 
 __all__ = [
     "BATCH_TOLERANCE",
@@ -224,14 +224,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
 def _index_checks(
     store: Store, explicit_model: str | None, dimension: int | None
 ) -> list[Check]:
@@ -260,35 +252,67 @@ def _index_checks(
             hint=str(exc).partition("; ")[2],
             details=details,
         )
-    faiss_path = Path(where) / _FAISS_FILE
-    before = _identity(faiss_path)
+    return [index, _vectors_check(store)]
+
+
+def _tombstone_note(status: VectorIndexStatus) -> str:
+    if not status.tombstones:
+        return ""
+    return f"; tombstones: {status.tombstones} of {status.size} entries"
+
+
+def _vectors_check(store: Store) -> Check:
+    """Check ``vectors.faiss`` against meta.sqlite, and bring it up to date."""
+    before = store.vector_index_status()
+    generation = before.current_generation
+    if not before.stale and not before.rebuild:
+        return Check(
+            _FAISS_FILE,
+            "ok",
+            f"up to date (generation {generation}{_tombstone_note(before)})",
+            details={"fresh": True, "generation": generation, **asdict(before)},
+        )
+    existed = store.path is not None and (store.path / _FAISS_FILE).exists()
     try:
-        # sync() rebuilds a missing or stale file from meta.sqlite (the truth)
-        # and leaves a current one alone, which tells the two apart.
         store.sync()
+        after = store.vector_index_status()
     except (StoreError, OSError, RuntimeError) as exc:
-        return [
-            index,
-            Check(
-                _FAISS_FILE,
-                "fail",
-                f"cannot be rebuilt: {exc}",
-                hint="rebuild the index with `ragkit index <folder> --rebuild`",
-            ),
-        ]
-    fresh = before is not None and before == _identity(faiss_path)
-    if fresh:
-        state = "up to date"
+        return Check(
+            _FAISS_FILE,
+            "fail",
+            f"cannot be rebuilt: {exc}",
+            hint="rebuild the index with `ragkit index <folder> --rebuild`",
+            details={"fresh": False, **asdict(before)},
+        )
+    details: dict[str, Any] = {
+        "fresh": False,
+        "generation": after.current_generation,
+        "before": asdict(before),
+        "after": asdict(after),
+    }
+    if after.stale or after.rebuild:
+        return Check(
+            _FAISS_FILE,
+            "fail",
+            f"is stale and could not be written ({after.reason or 'unknown cause'})",
+            hint=f"check that {store.path} is writable, then run `ragkit index`",
+            details=details,
+        )
+    done = f"from meta.sqlite (generation {after.current_generation})"
+    if not existed:
+        state = f"was missing; rebuilt {done}"
+    elif before.kind is None:
+        state = f"was unreadable or damaged; rebuilt {done}"
+    elif not before.rebuild:
+        state = (
+            f"was stale (generation {before.built_generation}); brought up to "
+            f"date {done} without a rebuild"
+        )
+    elif before.stale:
+        state = f"was stale ({before.reason}); rebuilt {done}"
     else:
-        was = "missing" if before is None else "stale"
-        state = f"was {was}; rebuilt from meta.sqlite"
-    vectors = Check(
-        _FAISS_FILE,
-        "ok",
-        f"{state} (generation {stats.generation})",
-        details={"fresh": fresh, "generation": stats.generation},
-    )
-    return [index, vectors]
+        state = f"rebuilt to drop tombstones ({before.reason}) {done}"
+    return Check(_FAISS_FILE, "ok", state + _tombstone_note(after), details=details)
 
 
 @contextlib.contextmanager

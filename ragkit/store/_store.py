@@ -771,7 +771,7 @@ class Store:
         if not reason and share > COMPACT_FRACTION:
             reason = (
                 f"{len(delta.gone)} of its {ann.ntotal + len(delta.added)} "
-                f"entries are tombstones ({share:.0%}); sync() compacts it"
+                f"entries are tombstones, {share:.0%}"
             )
         return VectorIndexStatus(
             kind=ann.kind,

@@ -206,7 +206,9 @@ def test_healthy_index_passes_and_its_faiss_file_is_kept_fresh(
     assert second.stdout.splitlines()[-1].startswith("✓ vectors.faiss: up to date")
 
 
-def test_a_stale_faiss_file_is_rebuilt(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+def test_a_stale_faiss_file_is_brought_up_to_date(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
     index = tmp_path / ".ragkit"
     _build_index(index, model="nomic-embed-text", dimension=768)
     assert _doctor(fake_ollama.url, index=index).exit_code == 0
@@ -216,9 +218,78 @@ def test_a_stale_faiss_file_is_rebuilt(fake_ollama: FakeOllama, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert f"✓ index: {index}: 2 documents, 3 chunks, nomic-embed-text (768-d)" in lines
-    assert (
-        lines[-1]
-        == "✓ vectors.faiss: was stale; rebuilt from meta.sqlite (generation 2)"
+    assert lines[-1] == (
+        "✓ vectors.faiss: was stale (generation 1); brought up to date from "
+        "meta.sqlite (generation 2) without a rebuild"
+    )
+
+
+def test_a_damaged_faiss_file_is_rebuilt(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    index = tmp_path / ".ragkit"
+    _build_index(index, model="nomic-embed-text", dimension=768)
+    assert _doctor(fake_ollama.url, index=index).exit_code == 0
+    faiss_file = index / "vectors.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:-100])
+    result = _doctor(fake_ollama.url, "--json", index=index)
+    assert result.exit_code == 0, result.output
+    check = json.loads(result.stdout)["checks"][-1]
+    assert check["message"] == (
+        "was unreadable or damaged; rebuilt from meta.sqlite (generation 1)"
+    )
+    assert check["details"]["before"]["reason"] == (
+        "vectors.faiss is unusable: payload is truncated or damaged"
+    )
+    assert check["details"]["after"]["stale"] is False
+
+
+def test_tombstones_in_an_hnsw_index_are_reported_and_compacted(
+    fake_ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = tmp_path / ".ragkit"
+    manifest = Manifest(
+        embed_model="nomic-embed-text", dimension=768, index_type="hnsw"
+    )
+    with Store.create(index, manifest) as store:
+        for name in ("a", "b", "c", "d", "e", "f"):
+            _add_document(store, f"{name}.md", [f"Text of {name}."])
+        store.sync()
+    with Store.open(index, writable=True) as store:
+        store.delete_documents(["a.md"])
+    first = _doctor(fake_ollama.url, index=index)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[-1] == (
+        "✓ vectors.faiss: was stale (generation 6); brought up to date from "
+        "meta.sqlite (generation 7) without a rebuild; tombstones: 1 of 6 entries"
+    )
+    second = _doctor(fake_ollama.url, index=index)
+    assert second.stdout.splitlines()[-1] == (
+        "✓ vectors.faiss: up to date (generation 7; tombstones: 1 of 6 entries)"
+    )
+    monkeypatch.setattr("ragkit.store._store.COMPACT_FRACTION", 0.1)
+    third = _doctor(fake_ollama.url, index=index)
+    assert third.stdout.splitlines()[-1] == (
+        "✓ vectors.faiss: rebuilt to drop tombstones (1 of its 6 entries are "
+        "tombstones, 17%) from meta.sqlite (generation 7)"
+    )
+
+
+def test_a_faiss_file_that_cannot_be_written_fails(
+    fake_ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = tmp_path / ".ragkit"
+    _build_index(index, model="nomic-embed-text", dimension=768)
+
+    def refuse(path: Path, ann: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("ragkit.store._store.write_index_file", refuse)
+    result = _doctor(fake_ollama.url, index=index)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == (
+        "✗ vectors.faiss: is stale and could not be written (vectors.faiss is "
+        f"missing); check that {index} is writable, then run `ragkit index`"
     )
 
 
