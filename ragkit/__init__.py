@@ -1,11 +1,18 @@
 """ragkit: retrieval-augmented generation over Ollama.
 
 Index folders of documents, ask questions about them, and get answers whose
-citations are checked against the sources.
+citations are checked against the sources. From an app::
+
+    import ragkit
+
+    with ragkit.Index.create("wiki.ragkit", exist_ok=True) as index:
+        index.add(["Backups run nightly at 02:00 UTC."], metadata={"team": "ops"})
+        answer = index.ask("When do backups run?", where={"team": "ops"})
 """
 
 from __future__ import annotations
 
+from ragkit.app import AddReport, Index, aembed, embed
 from ragkit.errors import (
     CitationError,
     ConfigError,
@@ -22,30 +29,53 @@ from ragkit.errors import (
     ResponseError,
     StoreError,
 )
+from ragkit.pipeline import IngestProgress, IngestReport, Pipeline, Recipe
+from ragkit.query import (
+    AnswerDelta,
+    AnswerEvent,
+    AnswerRetry,
+    ChatSession,
+    QueryEngine,
+)
+from ragkit.store import IndexStats
 from ragkit.types import Answer, Chunk, Citation, Document, Hit, Section
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AddReport",
     "Answer",
+    "AnswerDelta",
+    "AnswerEvent",
+    "AnswerRetry",
+    "ChatSession",
     "Chunk",
     "Citation",
     "CitationError",
     "ConfigError",
     "Document",
     "Hit",
+    "Index",
     "IndexLockedError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexStats",
     "IngestError",
+    "IngestProgress",
+    "IngestReport",
     "ModelNotFoundError",
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "Pipeline",
+    "QueryEngine",
     "QueryError",
     "RagkitError",
+    "Recipe",
     "ResponseError",
     "Section",
     "StoreError",
     "__version__",
+    "aembed",
+    "embed",
 ]

@@ -424,6 +424,60 @@ class QueryEngine:
             IndexMismatchError: The index was built with another embedding model.
             ConfigError: A setting is out of range.
         """
+        store = Store.open(index_path)
+        try:
+            store.check_compatible(embed_model=embed_model)
+            return cls.from_store(
+                store,
+                model=model,
+                host=host,
+                embed_hosts=embed_hosts,
+                options=options,
+                k=k,
+                mode=mode,
+                mmr=mmr,
+                threshold=threshold,
+                merge_neighbours=merge_neighbours,
+                system_prompt=system_prompt,
+                answer_tokens=answer_tokens,
+                timeout=timeout,
+                client=client,
+                async_client=async_client,
+            )
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Store,
+        *,
+        model: str = DEFAULT_CHAT_MODEL,
+        host: str | None = None,
+        embed_hosts: Sequence[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        k: int = 8,
+        mode: SearchMode = "hybrid",
+        mmr: float | None = None,
+        threshold: float | None = None,
+        merge_neighbours: bool = True,
+        system_prompt: str = SYSTEM_PROMPT,
+        answer_tokens: int = DEFAULT_ANSWER_TOKENS,
+        timeout: float | None = None,
+        client: Client | None = None,
+        async_client: AsyncClient | None = None,
+    ) -> QueryEngine:
+        """Build an engine over a store that is already open (``ragkit.Index`` does).
+
+        The query embedder follows the store's manifest (model and prefixes).
+        The arguments are those of :meth:`open`; the engine closes ``store``
+        (and a client it made) when it is closed. On failure ``store`` is
+        left open for the caller.
+
+        Raises:
+            ConfigError: A setting is out of range.
+        """
         settings = SearchSettings(
             k=k,
             mode=mode,
@@ -431,22 +485,19 @@ class QueryEngine:
             threshold=threshold,
             merge_neighbours=merge_neighbours,
         )
-        store = Store.open(index_path)
-        owned: list[Any] = [store]
+        manifest = store.manifest
+        hosts = list(embed_hosts) if embed_hosts else ([host] if host else None)
+        embedder = Embedder(
+            manifest.embed_model,
+            hosts=hosts,
+            document_prefix=manifest.document_prefix,
+            query_prefix=manifest.query_prefix,
+            retries=_EMBED_RETRIES,
+            backoff=0.2,
+            timeout=timeout,
+        )
+        owned: list[Any] = [embedder]
         try:
-            manifest = store.manifest
-            store.check_compatible(embed_model=embed_model)
-            hosts = list(embed_hosts) if embed_hosts else ([host] if host else None)
-            embedder = Embedder(
-                manifest.embed_model,
-                hosts=hosts,
-                document_prefix=manifest.document_prefix,
-                query_prefix=manifest.query_prefix,
-                retries=_EMBED_RETRIES,
-                backoff=0.2,
-                timeout=timeout,
-            )
-            owned.append(embedder)
             if client is None:
                 client = (
                     Client(host) if timeout is None else Client(host, timeout=timeout)
