@@ -331,6 +331,32 @@ class Index:
             writer=(embedder, plan.chunking),
         )
 
+    @staticmethod
+    def preview(
+        path: PathArg,
+        paths: Sequence[PathArg],
+        *,
+        pipeline: PipelineArg = None,
+    ) -> IngestReport:
+        """Say what :meth:`add_files` would change in the index at ``path``.
+
+        Unlike ``add_files(..., dry_run=True)`` this needs no open index: a
+        missing index counts as empty. Nothing is written, no lock is taken
+        and no server is asked.
+
+        Args:
+            path: The index directory (it need not exist).
+            paths: Folders (or files) to index.
+            pipeline: What to include (see :meth:`create`).
+
+        Returns:
+            A report with ``dry_run`` set.
+
+        Raises:
+            ConfigError: A path does not exist, or the pipeline is invalid.
+        """
+        return preview_files(paths, _as_recipe(pipeline), index=path)
+
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:

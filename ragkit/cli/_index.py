@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ragkit.app import Index
 from ragkit.cli._main import AppContext, cli, pass_app
 from ragkit.cli._output import echo_json, is_terminal, say, warn
 from ragkit.pipeline import DEFAULT_RECIPE, IngestProgress, IngestReport, Pipeline
@@ -84,20 +85,25 @@ def index(
         changes["batch_size"] = batch_size
     if changes:
         chosen = chosen.with_embedding(**changes)
-    status = _StatusLine() if is_terminal() and not as_json else None
-    try:
-        report = chosen.run(
-            *paths,
-            index=app.index,
-            host=app.host,
-            rebuild=rebuild,
-            dry_run=dry_run,
-            wait=wait,
-            progress=status.update if status else None,
-        )
-    finally:
-        if status:
-            status.close()
+    if dry_run:
+        report = Index.preview(app.index, paths, pipeline=chosen)
+    else:
+        status = _StatusLine() if is_terminal() and not as_json else None
+        try:
+            with Index.create(
+                app.index,
+                pipeline=chosen,
+                host=app.host,
+                exist_ok=True,
+                overwrite=rebuild,
+                wait=wait,
+            ) as opened:
+                report = opened.add_files(
+                    paths, progress=status.update if status else None
+                )
+        finally:
+            if status:
+                status.close()
     if as_json:
         echo_json(report.to_dict())
     else:
