@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ragkit.app import Index
 from ragkit.cli._main import AppContext, cli, pass_app
 from ragkit.cli._output import clean, echo_json, is_terminal, warn
 from ragkit.errors import QueryError
@@ -20,13 +21,12 @@ from ragkit.query import (
     AnswerEvent,
     AnswerRetry,
     ChatSession,
-    QueryEngine,
+    SearchMode,
     answer_to_dict,
     citation_location,
     format_source,
     hit_to_dict,
 )
-from ragkit.store import Store
 from ragkit.types import Answer, Citation, Hit
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,27 +141,37 @@ def _model_options(command: F) -> F:
     )(command)
 
 
-def _open_engine(
+def _open_index(
     app: AppContext,
     *,
     model: str = DEFAULT_CHAT_MODEL,
     temperature: float | None = None,
+) -> Index:
+    options = {} if temperature is None else {"temperature": temperature}
+    return Index.open(app.index, host=app.host, chat_model=model, options=options)
+
+
+def _search_kwargs(
+    *,
     k: int,
     mode: str,
     mmr: float | None,
     threshold: float | None,
-) -> QueryEngine:
-    options = {} if temperature is None else {"temperature": temperature}
-    return QueryEngine.open(
-        app.index,
-        model=model,
-        host=app.host,
-        options=options,
-        k=k,
-        mode=mode,  # type: ignore[arg-type]  # click.Choice guarantees a mode
-        mmr=mmr,
-        threshold=threshold,
-    )
+    paths: tuple[str, ...],
+    kinds: tuple[str, ...],
+    where: dict[str, object],
+) -> dict[str, Any]:
+    """The search flags as keyword arguments of ``Index.search``/``ask``/``chat``."""
+    search_mode: SearchMode = mode  # type: ignore[assignment]  # click.Choice
+    return {
+        "k": k,
+        "mode": search_mode,
+        "mmr": mmr,
+        "threshold": threshold,
+        "paths": paths,
+        "kinds": kinds,
+        "where": where,
+    }
 
 
 def _require_text(text: str, what: str) -> str:
@@ -295,24 +305,24 @@ def ask(
     _require_text(question, "question")
     if stream is None:
         stream = not as_json and is_terminal(sys.stdout)
-    with _open_engine(
-        app,
-        model=model,
-        temperature=temperature,
+    search = _search_kwargs(
         k=k,
         mode=mode,
         mmr=mmr,
         threshold=threshold,
-    ) as engine:
-        filters: dict[str, Any] = {"paths": paths, "kinds": kinds, "where": where}
+        paths=paths,
+        kinds=kinds,
+        where=where,
+    )
+    with _open_index(app, model=model, temperature=temperature) as index:
         if as_json:
-            answer = engine.ask(question, stream=bool(stream), **filters)
+            answer = index.ask(question, stream=bool(stream), **search)
             echo_json(answer_to_dict(answer))
             return
         if stream:
-            answer = _print_events(engine.ask_stream(question, **filters))
+            answer = _print_events(index.ask_stream(question, **search))
         else:
-            answer = engine.ask(question, **filters)
+            answer = index.ask(question, **search)
             _print_answer(answer)
     _print_citations(answer)
     _print_warnings(answer)
@@ -357,16 +367,18 @@ def chat(
       ragkit chat --model qwen3 --kind pdf
     """
     interactive = is_terminal(sys.stdin)
-    with _open_engine(
-        app,
-        model=model,
-        temperature=temperature,
-        k=k,
-        mode=mode,
-        mmr=mmr,
-        threshold=threshold,
-    ) as engine:
-        session = engine.chat(paths=paths, kinds=kinds, where=where)
+    with _open_index(app, model=model, temperature=temperature) as index:
+        session = index.chat(
+            **_search_kwargs(
+                k=k,
+                mode=mode,
+                mmr=mmr,
+                threshold=threshold,
+                paths=paths,
+                kinds=kinds,
+                where=where,
+            )
+        )
         if interactive:
             warn(f"ragkit chat with {model}. {_CHAT_HELP}")
         _repl(session, sys.stdin, interactive)
@@ -446,8 +458,19 @@ def search(
       ragkit search "on-call" --path "operations/**" --json
     """
     _require_text(query, "query")
-    with _open_engine(app, k=k, mode=mode, mmr=mmr, threshold=threshold) as engine:
-        hits = engine.search(query, paths=paths, kinds=kinds, where=where)
+    with _open_index(app) as index:
+        hits = index.search(
+            query,
+            **_search_kwargs(
+                k=k,
+                mode=mode,
+                mmr=mmr,
+                threshold=threshold,
+                paths=paths,
+                kinds=kinds,
+                where=where,
+            ),
+        )
     if as_json:
         echo_json([hit_to_dict(hit, rank) for rank, hit in enumerate(hits, 1)])
         return
@@ -483,9 +506,9 @@ def info(app: AppContext, as_json: bool) -> None:
       ragkit info
       ragkit --index other/.ragkit info --json
     """
-    with Store.open(app.index) as store:
-        stats = store.stats()
-        manifest = store.manifest
+    with Index.open(app.index, host=app.host) as index:
+        stats = index.stats()
+        manifest = index.manifest
     data: dict[str, Any] = {
         "index": stats.path,
         "documents": stats.documents,

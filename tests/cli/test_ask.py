@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import ragkit.cli._query as query_cli
+from ragkit.app import Index
 from ragkit.cli._main import cli
 from ragkit.ollama import Client
-from ragkit.query import FALLBACK_WARNING, QueryEngine
+from ragkit.query import FALLBACK_WARNING
 from ragkit.testing import FakeOllama
 
 QUESTION = "How often are API keys rotated?"
@@ -96,14 +97,14 @@ def test_json_output_is_the_answer_as_data(
 def test_options_reach_the_engine(
     sample_index: Path, fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engines: list[QueryEngine] = []
-    real_open = QueryEngine.open
+    indexes: list[Index] = []
+    real_open = Index.open
 
-    def open_and_keep(*args: Any, **kwargs: Any) -> QueryEngine:
-        engines.append(real_open(*args, **kwargs))
-        return engines[-1]
+    def open_and_keep(*args: Any, **kwargs: Any) -> Index:
+        indexes.append(real_open(*args, **kwargs))
+        return indexes[-1]
 
-    monkeypatch.setattr(query_cli.QueryEngine, "open", open_and_keep)
+    monkeypatch.setattr(query_cli.Index, "open", open_and_keep)
     result = ask(
         sample_index,
         fake_ollama,
@@ -124,9 +125,9 @@ def test_options_reach_the_engine(
         "sample_docs/onboarding.md",
     }
     assert all(p["vector_score"] is None for p in data["passages"])
-    [engine] = engines
-    assert engine.options == {"temperature": 0.4}
-    assert engine.settings.mode == "lexical"
+    [index] = indexes
+    assert index.options == {"temperature": 0.4}
+    assert index.chat_model == "llama3.2"
 
 
 def test_model_comes_from_the_environment(
@@ -220,14 +221,14 @@ def script_chat(
             sent = upstream.post(request.url.path, content=request.content)
             return httpx.Response(sent.status_code, content=sent.content)
 
-        real_open = QueryEngine.open
+        real_open = Index.open
 
-        def open_scripted(*args: Any, **kwargs: Any) -> QueryEngine:
+        def open_scripted(*args: Any, **kwargs: Any) -> Index:
             transport = httpx.MockTransport(handle)
             kwargs["client"] = Client(fake_ollama.url, transport=transport)
             return real_open(*args, **kwargs)
 
-        monkeypatch.setattr(query_cli.QueryEngine, "open", open_scripted)
+        monkeypatch.setattr(query_cli.Index, "open", open_scripted)
 
     yield install
     upstream.close()
