@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hostile_corpus import write_prose_corpus
-from reliability_helpers import ChunkRow, small_batch_pipeline, snapshot
+from reliability_helpers import ChunkRow, reap_all, small_batch_pipeline, snapshot
 
 from ragkit.testing import FakeOllama
 
@@ -59,6 +59,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         small_batch_pipeline().run(docs, index=base / "clean", host=server.url)
     clean = snapshot(base / "clean")
     return Workspace(base, docs, len(files), clean, itertools.count(1))
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    """A test that fails half-way leaves no ragkit process running behind it."""
+    yield
+    reap_all()
 
 
 @pytest.fixture

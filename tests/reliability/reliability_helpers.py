@@ -93,6 +93,7 @@ class RagkitProcess:
     ) -> None:
         self._out = tempfile.TemporaryFile()
         self._err = tempfile.TemporaryFile()
+        self.finished: Finished | None = None
         command = [*wrapper, str(ragkit_script()), *args]
         self.popen = subprocess.Popen(
             command,
@@ -102,6 +103,7 @@ class RagkitProcess:
             stdout=self._out,
             stderr=self._err,
         )
+        _STARTED.append(self)
 
     @property
     def pid(self) -> int:
@@ -122,6 +124,8 @@ class RagkitProcess:
 
     def wait(self, timeout: float = PROCESS_TIMEOUT) -> Finished:
         """Wait for the end (killing it after ``timeout``) and collect its output."""
+        if self.finished is not None:
+            return self.finished
         deadline = time.monotonic() + timeout
         while True:
             pid, status, usage = os.wait4(self.pid, os.WNOHANG)
@@ -138,12 +142,26 @@ class RagkitProcess:
             handle.seek(0)
             outputs.append(handle.read().decode("utf-8", "backslashreplace"))
             handle.close()
-        return Finished(
+        self.finished = Finished(
             returncode=self.popen.returncode,
             stdout=outputs[0],
             stderr=outputs[1],
             max_rss_kib=usage.ru_maxrss,
         )
+        return self.finished
+
+
+_STARTED: list[RagkitProcess] = []
+
+
+def reap_all() -> None:
+    """Kill and collect every ragkit process a test started and left running."""
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.finished is None:
+            if process.running():
+                process.kill()
+            process.wait()
 
 
 def run_ragkit(
