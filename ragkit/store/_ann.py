@@ -292,14 +292,16 @@ class AnnIndex:
         if not len(self._dead):
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
             return self._run(self._index, q, want, params)
-        if self._skip_dead is None:
+        # A local reference keeps the selectors alive through the search.
+        skip = self._skip_dead
+        if skip is None:
             dead = faiss.IDSelectorBatch(self._dead)
-            self._skip_dead = (faiss.IDSelectorNot(dead), dead)
+            skip = self._skip_dead = (faiss.IDSelectorNot(dead), dead)
         # Tombstones take up places in the candidate list, so the budget grows
         # with their share to keep as many live candidates as without them.
         ef = max(HNSW_EF_SEARCH, k) / (1.0 - self.dead_fraction)
         params = faiss.SearchParametersHNSW(
-            sel=self._skip_dead[0], efSearch=int(min(ef, _MAX_FILTERED_EF))
+            sel=skip[0], efSearch=int(min(ef, _MAX_FILTERED_EF))
         )
         found = self._run(self._index, q, want, params)
         if len(found) < want:

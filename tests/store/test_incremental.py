@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,15 +87,20 @@ def _hnsw_manifest() -> Manifest:
     return Manifest(embed_model="m", dimension=DIM)
 
 
-@pytest.fixture
-def hnsw_dir(tmp_path: Path) -> Iterator[Path]:
-    """An index of 40 documents (400 chunks), HNSW by a small auto threshold."""
-    path = tmp_path / "ix"
+@pytest.fixture(scope="module")
+def hnsw_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("base") / "ix"
     with Store.create(path, _hnsw_manifest(), hnsw_threshold=100) as store:
         _add_docs(store, 0, 40)
         store.sync()
     assert read_stamp(path / "vectors.faiss") == (40, "hnsw")
-    yield path
+    return path
+
+
+@pytest.fixture
+def hnsw_dir(hnsw_base: Path, tmp_path: Path) -> Path:
+    """An index of 40 documents (400 chunks), HNSW by a small auto threshold."""
+    return Path(shutil.copytree(hnsw_base, tmp_path / "ix"))
 
 
 def _open(path: Path, *, writable: bool = False) -> Store:
