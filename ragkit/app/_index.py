@@ -92,27 +92,54 @@ class Index:
     def __init__(
         self,
         store: Store,
-        engine: QueryEngine,
         *,
         recipe: Recipe,
         host: str | None = None,
+        hosts: Sequence[str] | None = None,
+        chat_model: str = DEFAULT_CHAT_MODEL,
+        options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        client: Client | None = None,
+        async_client: AsyncClient | None = None,
         writer: tuple[Embedder, ChunkingOptions] | None = None,
     ) -> None:
-        """Wrap an open store and an engine over it; use the class methods instead.
+        """Wrap an open store; use :meth:`open`, :meth:`create` or :meth:`memory`.
 
         Args:
-            store: The index (the ``Index`` closes it, through the engine).
-            engine: The query engine over ``store`` (closed with the index).
+            store: The index (the ``Index`` closes it).
             recipe: How files are included, loaded, chunked and embedded.
-            host: The Ollama server for embedding when the recipe names none.
+            host: The Ollama server; None reads ``OLLAMA_HOST``.
+            hosts: Servers to embed on; default ``host``.
+            chat_model: The chat model that answers questions.
+            options: Chat model options.
+            timeout: Seconds to wait for the server; None keeps the default.
+            client: A chat client (the ``Index`` closes it).
+            async_client: An async chat client (closed by :meth:`aclose`).
             writer: The embedder for writes (closed with the index) and the
                 chunking fitted to its model, if already made; otherwise they
                 are made on the first write.
+
+        Raises:
+            ConfigError: The chat model name is empty.
         """
+        if not chat_model.strip():
+            raise ConfigError("a chat model name is required")
         self._store = store
-        self._engine = engine
         self._recipe = recipe
         self._host = host
+        self._engine_settings: dict[str, Any] = {
+            "model": chat_model,
+            "host": host,
+            "embed_hosts": hosts,
+            "options": options,
+            "timeout": timeout,
+            "client": client,
+            "async_client": async_client,
+        }
+        # The engine (query embedder and chat clients) is made on the first
+        # search or question: an index that only takes writes never needs it.
+        self._engine: QueryEngine | None = None
+        self._engine_lock = threading.Lock()
         self._writes = writer
         self._write_lock = threading.RLock()
         self._closed = False
@@ -161,9 +188,9 @@ class Index:
         """
         store = Store.open(path, writable=writable, wait=wait)
         try:
-            recipe = _recipe_of(store.manifest, hosts)
-            engine = _make_engine(
+            return cls(
                 store,
+                recipe=_recipe_of(store.manifest, hosts),
                 host=host,
                 hosts=hosts,
                 chat_model=chat_model,
@@ -175,7 +202,6 @@ class Index:
         except BaseException:
             store.close()
             raise
-        return cls(store, engine, recipe=recipe, host=host)
 
     @classmethod
     def create(
@@ -250,8 +276,9 @@ class Index:
             embedder.close()
             raise
         try:
-            engine = _make_engine(
+            return cls(
                 store,
+                recipe=recipe,
                 host=host,
                 hosts=hosts,
                 chat_model=chat_model,
@@ -259,18 +286,12 @@ class Index:
                 timeout=timeout,
                 client=client,
                 async_client=async_client,
+                writer=(embedder, plan.chunking),
             )
         except BaseException:
             store.close()
             embedder.close()
             raise
-        return cls(
-            store,
-            engine,
-            recipe=recipe,
-            host=host,
-            writer=(embedder, plan.chunking),
-        )
 
     @classmethod
     def memory(
@@ -309,8 +330,9 @@ class Index:
             embedder.close()
             raise
         try:
-            engine = _make_engine(
+            return cls(
                 store,
+                recipe=recipe,
                 host=host,
                 hosts=hosts,
                 chat_model=chat_model,
@@ -318,18 +340,12 @@ class Index:
                 timeout=timeout,
                 client=client,
                 async_client=async_client,
+                writer=(embedder, plan.chunking),
             )
         except BaseException:
             store.close()
             embedder.close()
             raise
-        return cls(
-            store,
-            engine,
-            recipe=recipe,
-            host=host,
-            writer=(embedder, plan.chunking),
-        )
 
     @staticmethod
     def preview(
@@ -365,13 +381,26 @@ class Index:
         After async use, call :meth:`aclose` instead (it closes the async
         clients too).
         """
-        self._finish_writes()
-        self._engine.close()
+        if not self._finish_writes():
+            return
+        engine = self._take_engine()
+        if engine is not None:
+            engine.close()
+        else:
+            self._close_unused()
 
     async def aclose(self) -> None:
         """Close everything, the async clients included; safe to call twice."""
-        await asyncio.to_thread(self._finish_writes)
-        await self._engine.aclose()
+        if not await asyncio.to_thread(self._finish_writes):
+            return
+        engine = self._take_engine()
+        if engine is not None:
+            await engine.aclose()
+            return
+        async_client = self._engine_settings.get("async_client")
+        self._close_unused()
+        if async_client is not None:
+            await async_client.aclose()
 
     def __enter__(self) -> Index:
         return self
@@ -400,7 +429,7 @@ class Index:
         mode = "closed" if self._closed else ("writable" if self.writable else "read")
         return (
             f"<Index {where} ({mode}) embed={self._store.manifest.embed_model!r} "
-            f"chat={self._engine.model!r}>"
+            f"chat={self.chat_model!r}>"
         )
 
     # -- facts ---------------------------------------------------------------
@@ -428,12 +457,12 @@ class Index:
     @property
     def chat_model(self) -> str:
         """The chat model that answers questions."""
-        return self._engine.model
+        return str(self._engine_settings["model"])
 
     @property
     def options(self) -> Mapping[str, Any]:
         """The options every chat request carries."""
-        return self._engine.options
+        return self._query().options
 
     def stats(self) -> IndexStats:
         """Counts, sizes, model and index type.
@@ -738,7 +767,7 @@ class Index:
             OllamaError: The query could not be embedded.
         """
         self._check_open()
-        return self._engine.search(
+        return self._query().search(
             query,
             k=k,
             mode=mode,
@@ -763,7 +792,7 @@ class Index:
     ) -> list[Hit]:
         """The async twin of :meth:`search`; the index work runs in a thread."""
         self._check_open()
-        return await self._engine.asearch(
+        return await self._query().asearch(
             query,
             k=k,
             mode=mode,
@@ -814,7 +843,7 @@ class Index:
             StoreError: The index is closed.
         """
         self._check_open()
-        return self._engine.ask(
+        return self._query().ask(
             question,
             stream=stream,
             history=history,
@@ -848,7 +877,7 @@ class Index:
         :class:`~ragkit.types.Answer`. Arguments and errors as in :meth:`ask`.
         """
         self._check_open()
-        return self._engine.ask_stream(
+        return self._query().ask_stream(
             question,
             history=history,
             k=k,
@@ -876,7 +905,7 @@ class Index:
     ) -> Answer:
         """The async twin of :meth:`ask` (async HTTP; index work in a thread)."""
         self._check_open()
-        return await self._engine.aask(
+        return await self._query().aask(
             question,
             stream=stream,
             history=history,
@@ -904,7 +933,7 @@ class Index:
     ) -> AsyncIterator[AnswerEvent]:
         """The async twin of :meth:`ask_stream`: ``async for event in ...``."""
         self._check_open()
-        return self._engine.aask_stream(
+        return self._query().aask_stream(
             question,
             history=history,
             k=k,
@@ -938,7 +967,7 @@ class Index:
             StoreError: The index is closed.
         """
         self._check_open()
-        return self._engine.chat(
+        return self._query().chat(
             k=k,
             mode=mode,
             paths=paths,
@@ -949,6 +978,38 @@ class Index:
         )
 
     # -- internals -----------------------------------------------------------
+
+    def _query(self) -> QueryEngine:
+        """The query engine, made on first use."""
+        with self._engine_lock:
+            self._check_open()
+            if self._engine is None:
+                self._engine = QueryEngine.from_store(
+                    self._store, **self._engine_settings
+                )
+            return self._engine
+
+    def _take_engine(self) -> QueryEngine | None:
+        with self._engine_lock:
+            engine, self._engine = self._engine, None
+            return engine
+
+    def _close_unused(self) -> None:
+        """Close what the engine would have closed, had it been made."""
+        settings, self._engine_settings = (
+            self._engine_settings,
+            {
+                **self._engine_settings,
+                "client": None,
+                "async_client": None,
+            },
+        )
+        try:
+            client = settings.get("client")
+            if client is not None:
+                client.close()
+        finally:
+            self._store.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -1021,10 +1082,11 @@ class Index:
         chunks = self._store.chunk_map(int(rowid) for rowid in allowed)
         return sorted({chunk.document for chunk in chunks.values()})
 
-    def _finish_writes(self) -> None:
+    def _finish_writes(self) -> bool:
+        """Save the FAISS file and close the writer; False if already closed."""
         with self._write_lock:
             if self._closed:
-                return
+                return False
             self._closed = True
             try:
                 if (
@@ -1036,29 +1098,7 @@ class Index:
             finally:
                 if self._writes is not None:
                     self._writes[0].close()
-
-
-def _make_engine(
-    store: Store,
-    *,
-    host: str | None,
-    hosts: Sequence[str] | None,
-    chat_model: str,
-    options: Mapping[str, Any] | None,
-    timeout: float | None,
-    client: Client | None,
-    async_client: AsyncClient | None,
-) -> QueryEngine:
-    return QueryEngine.from_store(
-        store,
-        model=chat_model,
-        host=host,
-        embed_hosts=hosts,
-        options=options,
-        timeout=timeout,
-        client=client,
-        async_client=async_client,
-    )
+        return True
 
 
 def _as_recipe(pipeline: PipelineArg) -> Recipe:
