@@ -212,7 +212,6 @@ class HostileCorpus:
         either: Relative paths that may be indexed or skipped, but not lost.
         unreadable: Relative paths that only a process without root's
             permission override fails to read.
-        hidden_names: Names carrying control characters, to check output with.
     """
 
     root: Path
@@ -220,7 +219,6 @@ class HostileCorpus:
     bad: set[str] = field(default_factory=set)
     either: set[str] = field(default_factory=set)
     unreadable: set[str] = field(default_factory=set)
-    hidden_names: set[str] = field(default_factory=set)
 
     @property
     def all_paths(self) -> set[str]:
@@ -319,7 +317,6 @@ def write_hostile_corpus(
         "names/csi\x9b2J.txt",
     ):
         put(name, noise, corpus.bad)
-        corpus.hidden_names.add(name)
     for name in (
         "names/rtl-\u202etxt.exe.md",
         "names/zero\u200bwidth-\u00e9-e\u0301.md",

@@ -1,5 +1,7 @@
-"""Guarantee 8: bounded resources: reading waits for a stalled server, memory stays
-flat on a ten times larger corpus, the client times out, FakeOllama stays local."""
+"""Guarantee 8: reading waits for a stalled server, memory stays flat, timeouts hold.
+
+Also: the client gives up on a silent server and FakeOllama stays on loopback.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Guarantee 3: SIGKILL at any point leaves an index that opens, tells the truth,
-answers queries, and resumes to exactly the clean result."""
+"""Guarantee 3: after SIGKILL at any point the index opens, is truthful and resumes.
+
+"Resumes" means the next run ends with exactly the clean run's index.
+"""
 
 from __future__ import annotations
 

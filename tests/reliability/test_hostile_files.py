@@ -1,5 +1,8 @@
-"""Guarantee 5: hostile files are indexed or skipped with a reason; nothing crashes,
-hangs, blows up memory, loses other files or injects into the terminal."""
+"""Guarantee 5: every hostile file is indexed or skipped with a reason, harmlessly.
+
+Nothing crashes, hangs, blows up memory, loses other files or injects
+lines or escape sequences into the terminal.
+"""
 
 from __future__ import annotations
 

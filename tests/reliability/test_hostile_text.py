@@ -1,5 +1,8 @@
-"""Guarantee 6: document text cannot attack the reader: printed output is clean and
-citations only point at retrieved passages, with quotes found in them."""
+"""Guarantee 6: document text cannot attack the reader or forge citations.
+
+Printed output is clean, and citations only point at retrieved passages,
+with quotes found in them.
+"""
 
 from __future__ import annotations
 

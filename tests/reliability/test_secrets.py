@@ -1,5 +1,7 @@
-"""Guarantee 7: with OLLAMA_API_KEY set, the key appears in no output, log, error,
-``--json`` document or repr; it only goes to the server."""
+"""Guarantee 7: OLLAMA_API_KEY goes to the server and nowhere else.
+
+No output, log record, error, ``--json`` document or repr contains it.
+"""
 
 from __future__ import annotations
 
