@@ -89,7 +89,9 @@ def test_given_ids_and_documents(memory_index: Index) -> None:
 
 
 def test_a_long_text_becomes_several_chunks(memory_index: Index) -> None:
-    sentences = [f"Paragraph {n} talks about topic number {n} at length." for n in range(400)]
+    sentences = [
+        f"Paragraph {n} talks about topic number {n} at length." for n in range(400)
+    ]
     report = memory_index.add(["\n\n".join(sentences)], ids=["long"])
 
     assert report.chunks > 1
