@@ -2,16 +2,18 @@
 
 Run ``python bench/index_add.py`` (about two minutes). It prints:
 
-1. **add**: wall time of ``index.add(texts)`` for 10,000 short texts into a
-   new on-disk index, against the server-bound ideal: the busy time of
+1. **add**: wall time of ``index.add(texts)`` for 10,000 short texts (40
+   words of a Zipf vocabulary, as in ``bench/query.py``) into a new on-disk
+   index, against the server-bound ideal: the busy time of
    FakeOllama's one embedding slot with a cost model of 5 ms per request and
    2 ms per embedded input (the server runs in a process of its own, see
    ``bench/ingest.py``). Closing the index afterwards builds and writes the
    FAISS file; that time is shown apart.
-2. **search**: ``index.search(query)`` p50/p99 on that index (10k chunks)
-   against a zero-cost FakeOllama, and the same minus the query-embedding
-   request (timed alone with the same request), to set beside the retrieval
-   figures of ``bench/query.py`` (``bench/results/query.txt``).
+2. **search**: ``index.search(query)`` p50/p99 on that index (10k chunks),
+   hybrid and vector-only, against a zero-cost FakeOllama, and the same
+   minus the query-embedding request (timed alone with the same request), to
+   set beside the retrieval figures of ``bench/query.py``
+   (``bench/results/query.txt``), with FAISS on one thread as there.
 
 Figures are medians of ``--runs`` runs; the last ones are written to
 ``bench/results/index_add.txt``.
@@ -32,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import COST, MODEL, ServerProcess  # noqa: E402  (bench/ingest.py)
+from query import content_words, search_threads, texts  # noqa: E402  (bench/query.py)
 
 from ragkit import Index  # noqa: E402
 from ragkit.embedding import Embedder  # noqa: E402
@@ -39,21 +42,6 @@ from ragkit.testing import CostModel  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results") / "index_add.txt"
 QUERY_RESULTS = Path(__file__).with_name("results") / "query.txt"
-
-SUBJECTS = "invoice login backup deploy refund search report alert cache token".split()
-VERBS = "fails breaks slows returns drops duplicates expires rejects hides".split()
-OBJECTS = "totals sessions records pages emails results builds keys charts".split()
-
-
-def short_texts(count: int, seed: int) -> list[str]:
-    """Ticket-like sentences of 12-20 words, all different."""
-    rng = random.Random(seed)
-    texts = []
-    for n in range(count):
-        words = [rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(OBJECTS)]
-        words += rng.choices(SUBJECTS + VERBS + OBJECTS, k=rng.randint(9, 17))
-        texts.append(f"Ticket {n}: " + " ".join(words) + ".")
-    return texts
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -108,9 +96,10 @@ def index_kind(path: Path) -> str:
 
 def bench_search(path: Path, queries: list[str], runs: int) -> list[str]:
     servers = ServerProcess(1, CostModel())
+    figures: dict[str, tuple[float, float]] = {}
     try:
         url = servers.urls[0]
-        with Index.open(path, host=url) as index:
+        with Index.open(path, host=url) as index, search_threads(1):
             manifest = index.manifest
             chunks = index.stats().chunks
             with Embedder(
@@ -122,27 +111,30 @@ def bench_search(path: Path, queries: list[str], runs: int) -> list[str]:
                 for query in queries[:20]:  # load the FAISS file, warm the caches
                     index.search(query)
                     embedder.embed_query(query)
-                search_runs, embed_runs = [], []
-                for _ in range(runs):
-                    search_runs.append(
-                        time_each(lambda i: index.search(queries[i]), len(queries))
-                    )
-                    embed_runs.append(
-                        time_each(
-                            lambda i: embedder.embed_query(queries[i]), len(queries)
-                        )
+                calls: dict[str, Callable[[int], object]] = {
+                    "hybrid": lambda i: index.search(queries[i]),
+                    "vector": lambda i: index.search(queries[i], mode="vector"),
+                    "embed": lambda i: embedder.embed_query(queries[i]),
+                }
+                for name, call in calls.items():
+                    took = [time_each(call, len(queries)) for _ in range(runs)]
+                    figures[name] = (
+                        statistics.median(percentile(t, 50) for t in took),
+                        statistics.median(percentile(t, 99) for t in took),
                     )
     finally:
         servers.stop()
-    s50 = statistics.median(percentile(r, 50) for r in search_runs)
-    s99 = statistics.median(percentile(r, 99) for r in search_runs)
-    e50 = statistics.median(percentile(r, 50) for r in embed_runs)
+    embed50 = figures["embed"][0]
     lines = [
-        f"search {chunks} chunks hybrid k=8 from Python: "
-        f"p50 {s50:.2f} ms p99 {s99:.2f} ms; "
-        f"query embedding alone p50 {e50:.2f} ms; search without it p50 "
-        f"{s50 - e50:.2f} ms ({len(queries)} queries, median of {runs})"
+        f"search {chunks} chunks k=8 from Python ({len(queries)} queries, median of "
+        f"{runs}): query embedding alone p50 {embed50:.2f} ms"
     ]
+    for mode in ("hybrid", "vector"):
+        p50, p99 = figures[mode]
+        lines.append(
+            f"  {mode:<6} index.search p50 {p50:.2f} ms p99 {p99:.2f} ms; "
+            f"without the query embedding p50 {p50 - embed50:.2f} ms"
+        )
     reference = query_reference()
     if reference:
         lines.append(f"bench/query.py for comparison: {reference}")
@@ -171,12 +163,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    texts = short_texts(args.texts, args.seed)
+    corpus = texts(args.texts, args.seed)
     rng = random.Random(args.seed + 1)
-    queries = [
-        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
-        for _ in range(args.queries)
-    ]
+    queries = [content_words(rng.choice(corpus)) for _ in range(args.queries)]
     lines = [
         f"# bench/index_add.py --texts {args.texts} --runs {args.runs}; "
         f"{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
@@ -185,7 +174,7 @@ def main() -> None:
     ]
     print(lines[0], flush=True)
     with tempfile.TemporaryDirectory(prefix="ragkit-bench-") as tmp:
-        added, path = bench_add(Path(tmp), texts, args.runs)
+        added, path = bench_add(Path(tmp), corpus, args.runs)
         lines += added
         lines += bench_search(path, queries, args.runs)
     if not args.no_write:
