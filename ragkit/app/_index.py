@@ -16,7 +16,7 @@ from collections.abc import (
     Sequence,
 )
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from ragkit.app._documents import AddReport, MetadataArg, prepare_documents
@@ -461,8 +461,11 @@ class Index:
 
     @property
     def options(self) -> Mapping[str, Any]:
-        """The options every chat request carries."""
-        return self._query().options
+        """The chat model options given when the index was opened.
+
+        Requests also carry ``temperature`` 0 unless these set it.
+        """
+        return MappingProxyType(dict(self._engine_settings["options"] or {}))
 
     def stats(self) -> IndexStats:
         """Counts, sizes, model and index type.
