@@ -15,6 +15,8 @@ from ragkit import (
     IndexMismatchError,
     IndexNotFoundError,
     IngestProgress,
+    ModelNotFoundError,
+    Pipeline,
     QueryError,
     StoreError,
 )
@@ -138,6 +140,8 @@ def test_empty_list_adds_nothing(memory_index: Index, fake_ollama: FakeOllama) -
         ({"texts_or_documents": TEXTS[:1], "metadata": {"a": float("nan")}}, "finite"),
         ({"texts_or_documents": TEXTS[:1], "metadata": {"$a": 1}}, "start with '\\$'"),
         ({"texts_or_documents": TEXTS[:1], "metadata": {1: "x"}}, "non-empty strings"),
+        ({"texts_or_documents": 42}, "not int"),
+        ({"texts_or_documents": [Document(path=" ", text="x")]}, "empty id"),
     ],
 )
 def test_bad_input_to_add_is_a_config_error_and_writes_nothing(
@@ -266,7 +270,7 @@ def test_missing_index_and_missing_model(
 ) -> None:
     with pytest.raises(IndexNotFoundError, match="no index at"):
         Index.open(index_path, host=fake_ollama.url)
-    with pytest.raises(Exception, match="ollama pull no-such-model"):
+    with pytest.raises(ModelNotFoundError, match="ollama pull no-such-model"):
         Index.memory(host=fake_ollama.url, embed_model="no-such-model")
 
 
@@ -369,15 +373,12 @@ def test_add_files_with_another_pipeline(folder: Path, fake_ollama: FakeOllama) 
         assert index.manifest.pipeline == "docs"
         with pytest.raises(IndexMismatchError, match="all-minilm"):
             index.add_files(
-                [folder],
-                pipeline=index_pipeline_with_model("all-minilm"),
+                [folder], pipeline=Pipeline().with_embedding(model="all-minilm")
             )
-
-
-def index_pipeline_with_model(model: str) -> object:
-    from ragkit import Pipeline
-
-    return Pipeline().with_embedding(model=model)
+        with pytest.raises(ConfigError, match="document_prefix"):
+            index.add_files(
+                [folder], pipeline=Pipeline().with_embedding(document_prefix="doc: ")
+            )
 
 
 def test_memory_index_names_files_relative_to_the_current_folder(
@@ -401,3 +402,23 @@ def test_search_errors(memory_index: Index) -> None:
         memory_index.search("keys", where={"team": {"$regex": "o"}})
     with pytest.raises(ConfigError, match="unknown search mode"):
         memory_index.search("keys", mode="fuzzy")  # type: ignore[arg-type]
+
+
+def test_bad_settings_are_config_errors(fake_ollama: FakeOllama, folder: Path) -> None:
+    with pytest.raises(ConfigError, match="pipeline must be"):
+        Index.memory(host=fake_ollama.url, pipeline=42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="not one string"):
+        Index.memory(host=fake_ollama.url, hosts=fake_ollama.url)
+    with pytest.raises(ConfigError, match="chat model name is required"):
+        Index.memory(host=fake_ollama.url, chat_model=" ")
+    with pytest.raises(ConfigError, match="unknown index type"):
+        Index.memory(host=fake_ollama.url, index_type="annoy")
+    with pytest.raises(ConfigError, match="as a list"):
+        Index.preview(".ragkit", "docs")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        Index.preview(".ragkit", ["nowhere"])
+    with Index.memory(host=fake_ollama.url) as index:
+        with pytest.raises(ConfigError, match="no pipeline recipe named"):
+            index.add_files([folder], pipeline="nonexistent")
+        with pytest.raises(ConfigError, match="no such file or folder"):
+            index.add_files(["nowhere"])
