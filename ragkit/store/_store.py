@@ -351,6 +351,12 @@ class Store:
                         f"than this ragkit understands ({len(MIGRATIONS)}); upgrade "
                         "ragkit to read it"
                     )
+                if version == 0 and not writable:
+                    # A run killed between creating the file and committing
+                    # its tables leaves this; it holds nothing yet.
+                    raise IndexNotFoundError(
+                        f"no index at {root}; run `ragkit index <folder>` first"
+                    )
                 if version < len(MIGRATIONS):
                     if not writable:
                         raise StoreError(

@@ -328,3 +328,18 @@ def test_create_where_a_folder_cannot_be(tmp_path: Path, manifest: Manifest) -> 
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot create the index folder"):
         Store.create(tmp_path / "file" / "index", manifest)
+
+
+def test_a_database_without_tables_reads_as_no_index(
+    index_dir: Path, manifest: Manifest
+) -> None:
+    # A run killed between creating meta.sqlite and committing its tables.
+    Store.create(index_dir, manifest).close()
+    (index_dir / "meta.sqlite").unlink()
+    sqlite3.connect(index_dir / "meta.sqlite").close()
+    with pytest.raises(IndexNotFoundError, match="no index at"):
+        Store.open(index_dir)
+    with Store.open(index_dir, writable=True) as store:
+        assert store.stats().chunks == 0
+    with Store.open(index_dir) as reader:
+        assert reader.generation() == 0
