@@ -88,7 +88,11 @@ class ModelNotFoundError(ResponseError):
 
     def __init__(self, error: str, status_code: int = 404, *, model: str = "") -> None:
         self.model = model
-        hint = f"run `ollama pull {model}` (or `ragkit models pull {model}`)" if model else ""
+        hint = (
+            f"run `ollama pull {model}` (or `ragkit models pull {model}`)"
+            if model
+            else ""
+        )
         super().__init__(error, status_code, hint=hint)
 
 

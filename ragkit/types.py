@@ -74,7 +74,9 @@ class Document:
     kind: str = "text"
     sections: tuple[Section, ...] = ()
     title: str | None = None
-    metadata: Mapping[str, MetadataValue] = field(default_factory=_no_metadata, compare=False)
+    metadata: Mapping[str, MetadataValue] = field(
+        default_factory=_no_metadata, compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,9 @@ class Chunk:
     line_end: int
     page: int | None = None
     heading_path: tuple[str, ...] = ()
-    metadata: Mapping[str, MetadataValue] = field(default_factory=_no_metadata, compare=False)
+    metadata: Mapping[str, MetadataValue] = field(
+        default_factory=_no_metadata, compare=False
+    )
 
     @property
     def location(self) -> str:
