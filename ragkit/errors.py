@@ -5,9 +5,9 @@
     RagkitError
     ├── ConfigError                 bad settings, recipe or flag values
     ├── OllamaError                 anything that went wrong talking to Ollama
-    │   ├── OllamaConnectionError   (also ConnectionError) the server cannot be reached
-    │   ├── OllamaTimeoutError      (also TimeoutError) the server did not answer in time
-    │   └── ResponseError           the server answered with an error (.status_code, .error)
+    │   ├── OllamaConnectionError   the server cannot be reached (a ConnectionError)
+    │   ├── OllamaTimeoutError      no answer in time (a TimeoutError)
+    │   └── ResponseError           an error answer (.status_code, .error)
     │       └── ModelNotFoundError  404 for a model: pull it first
     ├── StoreError                  the index on disk
     │   ├── IndexNotFoundError      no index where one was expected
