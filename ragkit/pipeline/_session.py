@@ -29,6 +29,7 @@ from typing import Any
 
 from ragkit.documents import ChunkingOptions, chunk_document
 from ragkit.embedding import Embedder, EmbedFailure, EmbedStats
+from ragkit.errors import IngestError
 from ragkit.pipeline._events import IngestProgress, IngestReport, ProblemChunk
 from ragkit.pipeline._writer import IndexWriter
 from ragkit.store import DocumentRecord, Store
@@ -178,7 +179,7 @@ class IngestSession:
         """
         if self._finished:
             return
-        self._to_embed.put(None)
+        self._enqueue(None)
         done = False
         while not done:
             done = self._handle_results(block=True)
@@ -265,7 +266,7 @@ class IngestSession:
             if key in missing and key not in queued and len(waiters) == 1:
                 queued.add(key)
                 self._chunks_queued += 1
-                self._to_embed.put((key, chunk.text))
+                self._enqueue((key, chunk.text))
 
     def poll(self) -> None:
         """Apply the vectors that arrived so far, without waiting.
@@ -367,6 +368,23 @@ class IngestSession:
             self.emit("embedding")
         return finished
 
+    def _enqueue(self, item: tuple[str, str] | None) -> None:
+        """Hand a text to the embedder, raising its failure if it has stopped.
+
+        A plain blocking put would wait forever on a full queue once the
+        embedder thread is gone (the server went away), so wait in short steps
+        and look at what the embedder reported in between.
+        """
+        while True:
+            try:
+                self._to_embed.put(item, timeout=_RESULT_POLL)
+                return
+            except queue.Full:
+                if self._handle_results(block=False):
+                    raise IngestError(
+                        "the embedder stopped before every text was queued"
+                    ) from None
+
     def _resolve(self, key: str, *, failed: bool) -> None:
         for path in self._waiting.pop(key, []):
             pending = self._pending.get(path)
@@ -387,7 +405,7 @@ class IngestSession:
                 self._to_embed.get_nowait()
             except queue.Empty:
                 break
-        self._to_embed.put(None)
+        self._to_embed.put(None)  # just emptied, and only this thread fills it
         self._worker.join(timeout=_ABANDON_JOIN)
 
 
