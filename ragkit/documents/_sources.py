@@ -140,6 +140,9 @@ def _walk_root(
     skip_virtualenvs: bool,
 ) -> Iterator[SourceFile | Skipped]:
     root = root.absolute()
+    if not _is_utf8(str(root)):
+        yield Skipped(".", "name is not valid UTF-8; rename it", root=root)
+        return
     try:
         st = root.stat()
     except FileNotFoundError:
@@ -171,6 +174,15 @@ def _walk_root(
 
 def _is_under(real: str, parents: tuple[str, ...]) -> bool:
     return any(real == p or real.startswith(p.rstrip(os.sep) + os.sep) for p in parents)
+
+
+def _is_utf8(name: str) -> bool:
+    # os functions decode undecodable bytes to lone surrogates (PEP 383).
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reason(exc: OSError) -> str:
@@ -289,6 +301,10 @@ class _Walker:
             return self._skipped(relpath, "not a regular file", False)
         if not self.includes.match(relpath):
             return None
+        if not _is_utf8(relpath):
+            # The index keeps names as text; a name the file system stores as
+            # bytes that are not UTF-8 could not be cited or found again.
+            return self._skipped(relpath, "name is not valid UTF-8; rename it", False)
         return SourceFile(
             self.root, Path(entry.path), relpath, st.st_size, st.st_mtime_ns
         )

@@ -189,6 +189,29 @@ def test_broken_symlinks_are_skipped(tmp_path: Path) -> None:
     assert item == Skipped("dangling.txt", "broken symbolic link", root=tmp_path)
 
 
+def test_a_name_that_is_not_utf8_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    make_tree(tmp_path, ["ok.md"])
+    (tmp_path / "odd").mkdir()
+    # Bytes that are not UTF-8 come back from os as lone surrogates (PEP 383).
+    with open(os.path.join(os.fsencode(tmp_path), b"odd", b"caf\xe9.md"), "wb") as f:
+        f.write(b"# Caf\xc3\xa9\n")
+    items = list(find_files([tmp_path]))
+    assert relpaths(items) == ["ok.md"]
+    assert skipped(items) == {
+        "odd/caf\udce9.md": Skipped(
+            "odd/caf\udce9.md", "name is not valid UTF-8; rename it", root=tmp_path
+        )
+    }
+
+
+def test_a_root_whose_name_is_not_utf8_is_skipped(tmp_path: Path) -> None:
+    root = os.path.join(os.fsencode(tmp_path), b"d\xffr")
+    os.mkdir(root)
+    (item,) = find_files([Path(os.fsdecode(root))])
+    assert isinstance(item, Skipped)
+    assert item.reason == "name is not valid UTF-8; rename it"
+
+
 def test_special_files_are_skipped(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.txt")
     (item,) = find_files([tmp_path])
