@@ -8,7 +8,7 @@ import click
 
 from ragkit.app import Index
 from ragkit.cli._main import AppContext, cli, pass_app
-from ragkit.cli._output import echo_json, is_terminal, say, warn
+from ragkit.cli._output import echo_json, is_terminal, one_line, say, warn
 from ragkit.pipeline import DEFAULT_RECIPE, IngestProgress, IngestReport, Pipeline
 
 __all__ = ["EXIT_SKIPPED", "index"]
@@ -142,7 +142,8 @@ class _StatusLine:
 def _print_summary(report: IngestReport) -> None:
     verb = "Would index" if report.dry_run else "Indexed"
     files = len(report.added) + len(report.changed)
-    say(f"{verb} {files} file(s) into {report.index} in {report.seconds:.1f}s")
+    index = one_line(str(report.index))
+    say(f"{verb} {files} file(s) into {index} in {report.seconds:.1f}s")
     say(
         f"  added {len(report.added)}, changed {len(report.changed)}, "
         f"removed {len(report.removed)}, unchanged {report.unchanged}, "
@@ -156,15 +157,15 @@ def _print_summary(report: IngestReport) -> None:
             ("remove", report.removed),
         ):
             for path in paths:
-                say(f"  would {label}: {path}")
+                say(f"  would {label}: {one_line(path)}")
     else:
         say(
             f"  {report.chunks} chunks written; {report.embedded} embedded in "
             f"{report.requests} request(s), {report.reused} reused from the cache"
         )
     for skipped in report.skipped:
-        warn(f"skipped {skipped.path}: {skipped.reason}")
+        warn(f"skipped {one_line(skipped.path)}: {skipped.reason}")
     for problem in report.truncated:
-        warn(f"truncated {problem.location}: {problem.reason}")
+        warn(f"truncated {one_line(problem.location)}: {problem.reason}")
     for problem in report.failed:
-        warn(f"not embedded {problem.location}: {problem.reason}")
+        warn(f"not embedded {one_line(problem.location)}: {problem.reason}")

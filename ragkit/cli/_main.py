@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ragkit.cli._output import warn
+from ragkit.cli._output import one_line, warn
 from ragkit.errors import RagkitError
 
 __all__ = ["AppContext", "cli", "main", "pass_app"]
@@ -42,7 +42,7 @@ class RagkitGroup(click.Group):
             app = ctx.find_object(AppContext)
             if app is not None and app.verbose:
                 warn(traceback.format_exc().rstrip())
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(one_line(str(exc))) from exc
 
 
 @click.group(cls=RagkitGroup, context_settings={"auto_envvar_prefix": "RAGKIT"})

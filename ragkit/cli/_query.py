@@ -11,7 +11,7 @@ import click
 
 from ragkit.app import Index
 from ragkit.cli._main import AppContext, cli, pass_app
-from ragkit.cli._output import clean, echo_json, is_terminal, warn
+from ragkit.cli._output import clean, echo_json, is_terminal, one_line, warn
 from ragkit.errors import QueryError
 from ragkit.query import (
     DEFAULT_CHAT_MODEL,
@@ -195,7 +195,7 @@ def _one_line(text: str, limit: int) -> str:
 def _citation_header(citation: Citation) -> str:
     line = f"[{citation.source}] {citation_location(citation)}"
     headings = _headings(citation.heading_path)
-    return clean(f"{line}{_HEADING_SEPARATOR}{headings}" if headings else line)
+    return one_line(f"{line}{_HEADING_SEPARATOR}{headings}" if headings else line)
 
 
 def _print_citations(answer: Answer) -> None:
@@ -257,7 +257,7 @@ def _print_sources(hits: Sequence[Hit]) -> None:
         click.echo("No sources yet: ask a question first.")
         return
     for number, hit in enumerate(hits, 1):
-        click.echo(clean(format_source(number, hit)))
+        click.echo(one_line(format_source(number, hit)))
         click.echo(f"    {_one_line(hit.chunk.text, _SNIPPET_CHARS)}")
 
 
@@ -482,7 +482,7 @@ def search(
         where_ = hit.chunk.location + (
             f"{_HEADING_SEPARATOR}{headings}" if headings else ""
         )
-        click.echo(f"{rank:>2}. {hit.score:.4f}  {clean(where_)}")
+        click.echo(f"{rank:>2}. {hit.score:.4f}  {one_line(where_)}")
         click.echo(f"    {_one_line(hit.chunk.text, _SNIPPET_CHARS)}")
 
 
