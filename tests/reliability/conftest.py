@@ -6,13 +6,17 @@ import itertools
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hostile_corpus import write_prose_corpus
-from reliability_helpers import ChunkRow, reap_all, small_batch_pipeline, snapshot
+from reliability_helpers import (
+    Workspace,
+    reap_all,
+    small_batch_pipeline,
+    snapshot,
+)
 
 from ragkit.testing import FakeOllama
 
@@ -21,32 +25,6 @@ FIGURES: dict[str, Any] = {}
 
 FIGURES_ENV = "RAGKIT_RELIABILITY_FIGURES"
 """If set, the figures are also written to this file as JSON."""
-
-
-@dataclass
-class Workspace:
-    """The shared corpus and where indexes of it go.
-
-    Document paths are relative to the index's parent folder, so every index
-    of the corpus lives directly in ``base`` and names documents
-    ``docs/...``, which makes the indexes comparable.
-
-    Attributes:
-        base: The folder holding ``docs/`` and every index of it.
-        docs: The corpus.
-        files: How many files the corpus has.
-        clean: The snapshot of an index built without faults or crashes.
-    """
-
-    base: Path
-    docs: Path
-    files: int
-    clean: dict[str, ChunkRow]
-    _names: Iterator[int]
-
-    def new_index(self, label: str) -> Path:
-        """A fresh index path beside the clean one."""
-        return self.base / f"{label}-{next(self._names)}"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,3 +287,29 @@ def json_report(finished: Finished) -> dict[str, Any]:
     assert finished.returncode == 0, finished.stderr
     data: dict[str, Any] = json.loads(finished.stdout)
     return data
+
+
+@dataclass
+class Workspace:
+    """The shared corpus and where indexes of it go.
+
+    Document paths are relative to the index's parent folder, so every index
+    of the corpus lives directly in ``base`` and names documents
+    ``docs/...``, which makes the indexes comparable.
+
+    Attributes:
+        base: The folder holding ``docs/`` and every index of it.
+        docs: The corpus.
+        files: How many files the corpus has.
+        clean: The snapshot of an index built without faults or crashes.
+    """
+
+    base: Path
+    docs: Path
+    files: int
+    clean: dict[str, ChunkRow]
+    _names: Iterator[int]
+
+    def new_index(self, label: str) -> Path:
+        """A fresh index path beside the clean one."""
+        return self.base / f"{label}-{next(self._names)}"

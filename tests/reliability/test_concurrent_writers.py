@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import Workspace
 from reliability_helpers import (
     RagkitProcess,
+    Workspace,
     by_document,
     json_report,
     raw_counts,

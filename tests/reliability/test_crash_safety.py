@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from conftest import Workspace
 from reliability_helpers import (
     RagkitProcess,
+    Workspace,
     assert_whole_documents,
     raw_counts,
     small_batch_pipeline,

@@ -6,8 +6,7 @@ from collections import Counter
 from typing import Any
 
 from click.testing import CliRunner
-from conftest import Workspace
-from reliability_helpers import snapshot
+from reliability_helpers import Workspace, snapshot
 
 from ragkit.cli import cli
 from ragkit.embedding import Embedder

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Workspace
 from reliability_helpers import (
     RagkitProcess,
+    Workspace,
     assert_whole_documents,
     json_report,
     raw_counts,
