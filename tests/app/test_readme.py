@@ -1,8 +1,7 @@
 """The README's guide to the Python API: every ``python`` block runs as shown.
 
 The guide is the part of ``README.md`` between ``<!-- app-guide:start -->`` and
-``<!-- app-guide:end -->`` (before it is merged, the same part of the fragment
-``/work/notes/readme-app.md``). The blocks run against FakeOllama through
+``<!-- app-guide:end -->``. The blocks run against FakeOllama through
 ``OLLAMA_HOST``, in a folder holding a copy of ``sample_docs/``.
 """
 
@@ -17,20 +16,14 @@ import pytest
 from ragkit.testing import FakeOllama
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = Path("/work/notes/readme-app.md")
 START, END = "<!-- app-guide:start -->", "<!-- app-guide:end -->"
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
 
 
 def guide() -> str:
-    for source in (ROOT / "README.md", FRAGMENT):
-        try:
-            text = source.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        if START in text and END in text:
-            return text.split(START, 1)[1].split(END, 1)[0]
-    pytest.skip("neither README.md nor the fragment holds the Python guide yet")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert START in text and END in text, f"README.md lost its {START} / {END} markers"
+    return text.split(START, 1)[1].split(END, 1)[0]
 
 
 def test_the_guide_has_code() -> None:

@@ -1,8 +1,7 @@
 """The README's API reference matches ``ragkit.__all__``, the signatures and docstrings.
 
 The reference is the part of ``README.md`` between ``<!-- api-reference:start -->``
-and ``<!-- api-reference:end -->`` (before it is merged, the fragment
-``/work/notes/readme-app.md``). Each entry is one line::
+and ``<!-- api-reference:end -->``. Each entry is one line::
 
     - `ragkit.Index.add(texts_or_documents, *, metadata=None, ...)` — Summary.
 
@@ -18,15 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import ragkit
 import ragkit.pipeline
 import ragkit.query
 import ragkit.store
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = Path("/work/notes/readme-app.md")
 START, END = "<!-- api-reference:start -->", "<!-- api-reference:end -->"
 
 MEMBERS = {
@@ -170,15 +166,10 @@ DESCRIPTIONS = {
 
 
 def reference_text() -> str:
-    """The reference section as it stands in the README, else in the fragment."""
-    for source in (ROOT / "README.md", FRAGMENT):
-        try:
-            text = source.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        if START in text and END in text:
-            return text.split(START, 1)[1].split(END, 1)[0]
-    pytest.skip("neither README.md nor the fragment holds the API reference yet")
+    """The reference section as it stands in the README."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert START in text and END in text, f"README.md lost its {START} / {END} markers"
+    return text.split(START, 1)[1].split(END, 1)[0]
 
 
 def listed_entries() -> list[str]:
