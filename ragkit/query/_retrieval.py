@@ -6,11 +6,13 @@ A search runs in this order:
    of chunk rowids (``Store.select_ids``) that both searches are restricted
    to, so ``k`` results still come back when at least ``k`` chunks pass.
 2. **Search.** Vector search (FAISS, cosine) and/or lexical search (FTS5,
-   BM25). Hybrid mode fuses the two rankings with reciprocal rank fusion,
-   reading each list deeper than ``k`` so that a chunk ranked well by one
-   side can still make the top ``k``.
+   BM25), side by side on two threads. Hybrid mode fuses the two rankings
+   with reciprocal rank fusion, reading each list deeper than ``k`` so that
+   a chunk ranked well by one side can still make the top ``k``. Only then
+   are chunks read from SQLite, the best first, as many as are needed.
 3. **Duplicates.** Hits whose texts are equal apart from whitespace (the same
-   text indexed from two files) count once.
+   text indexed from two files) count once; when copies crowd the candidate
+   lists, the search looks deeper until ``k`` distinct hits come back.
 4. **Threshold.** On the cosine similarity in vector and hybrid mode (hybrid
    hits found only by lexical search get their cosine computed), on the BM25
    score in lexical mode: those are the scales a fixed number means
@@ -26,23 +28,27 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from ragkit.errors import ConfigError, QueryError
-from ragkit.query._fusion import apply_threshold, fuse_hits, mmr
+from ragkit.query._fusion import apply_threshold, mmr, reciprocal_rank_fusion
 from ragkit.query._passages import dedupe_hits, merge_neighbours
-from ragkit.store import ChunkFilter, Store
+from ragkit.store import ChunkFilter, Store, use_one_search_thread
 from ragkit.types import Chunk, Hit
 
 __all__ = [
     "HYBRID_DEPTH",
+    "MAX_DEPTH",
     "MERGE_MAX_CHARS",
     "MMR_POOL",
     "Retriever",
@@ -70,6 +76,11 @@ vectors and 2nd by words should be able to reach a top 8.
 MMR_POOL = 4
 """MMR chooses ``k`` results out of ``MMR_POOL * k`` candidates."""
 
+MAX_DEPTH = 1024
+"""How deep a search may look for ``k`` distinct hits when copies of one text
+crowd its candidates (the depth ``k`` starts at; hybrid mode reads each ranking
+``HYBRID_DEPTH`` times deeper still). Bounds the cost on an index of copies."""
+
 MERGE_MAX_CHARS = 6000
 """Neighbouring chunks are not merged into passages longer than this.
 
@@ -95,6 +106,42 @@ VectorSource = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 """Embeds passage texts (with the document prefix) when no vector is cached."""
 
 Vectors = npt.NDArray[np.float32]
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """The threads that run vector searches, started on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=min(8, os.cpu_count() or 1),
+                thread_name_prefix="ragkit-search",
+                initializer=use_one_search_thread,
+            )
+        return _pool
+
+
+def _forget_pool() -> None:
+    # A forked child has none of its parent's threads: a pool inherited
+    # from the parent would take work and never run it.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+class _Ranked(NamedTuple):
+    """A candidate before its chunk is read: rowid and scores."""
+
+    rowid: int
+    score: float
+    vector_score: float | None
+    lexical_score: float | None
 
 
 def _no_conditions() -> Mapping[str, object]:
@@ -201,13 +248,11 @@ class Retriever:
         allowed = self.store.select_ids(settings.chunk_filter())
         if allowed is not None and len(allowed) == 0:
             return []
-        depth = settings.k * (MMR_POOL if settings.mmr is not None else 1)
-        found = self._candidates(query, query_vector, settings.mode, depth, allowed)
-        if not found:
+        hits = self._distinct_hits(query, query_vector, settings, allowed)
+        if not hits:
             if allowed is None and self.store.stats().chunks == 0:
                 raise QueryError(empty_index_message(self.store.path))
             return []
-        hits = dedupe_hits(found, by_text=True)
         if settings.threshold is not None:
             hits = self._threshold(hits, query_vector, settings)
         if settings.mmr is not None and len(hits) > 1:
@@ -228,32 +273,107 @@ class Retriever:
         self.store.check_compatible(dimension=int(array.shape[0]))
         return array
 
-    def _candidates(
+    def _distinct_hits(
+        self,
+        query: str,
+        vector: Vectors | None,
+        settings: SearchSettings,
+        allowed: npt.NDArray[np.int64] | None,
+    ) -> list[Hit]:
+        """The candidates as hits without repeated texts, best first."""
+        depth = settings.k * (MMR_POOL if settings.mmr is not None else 1)
+        # A threshold or MMR weighs every candidate; otherwise the best few
+        # read from SQLite already hold the k distinct hits returned.
+        needs_all = settings.threshold is not None or settings.mmr is not None
+        while True:
+            ranked, exhausted = self._rank(query, vector, settings.mode, depth, allowed)
+            hits = self._read_hits(ranked, enough=None if needs_all else settings.k)
+            if len(hits) >= settings.k or exhausted or depth >= MAX_DEPTH:
+                return hits
+            # Copies of one text (a file vendored in many folders) crowded the
+            # candidate lists: look deeper so that k distinct hits come back.
+            depth *= 4
+
+    def _rank(
         self,
         query: str,
         vector: Vectors | None,
         mode: str,
         depth: int,
         allowed: npt.NDArray[np.int64] | None,
-    ) -> list[Hit]:
+    ) -> tuple[list[_Ranked], bool]:
+        """Candidate rowids, best first, with their scores; no chunk read yet.
+
+        Also says whether the searches found everything they could: a list
+        shorter than asked for means there is nothing deeper to look at.
+        """
         # Deeper than asked: duplicates and a threshold may still remove some.
         list_depth = depth * (HYBRID_DEPTH if mode == "hybrid" else 2)
         by_vector: list[tuple[int, float]] = []
         by_words: list[tuple[int, float]] = []
+        # The vector search runs on a pool thread, whose FAISS uses one OpenMP
+        # thread (more only spin for one query), while this thread runs the
+        # BM25 query: FAISS and SQLite both release the GIL, so hybrid costs
+        # about its slower half instead of the sum of both.
+        pending = None
         if mode != "lexical" and vector is not None:
-            by_vector = self.store.search_vectors(vector, list_depth, ids=allowed)
-        if mode != "vector":
-            words = lexical_query(query)
-            by_words = self.store.search_lexical(words, list_depth, ids=allowed)
-        # One snapshot for both lists; a rowid a writer removed since is skipped.
-        chunks = self.store.chunk_map([r for r, _ in by_vector + by_words])
-        vector_hits = _hits(by_vector, chunks, "vector")
-        word_hits = _hits(by_words, chunks, "lexical")
+            pending = _search_pool().submit(
+                self.store.search_vectors, vector, list_depth, ids=allowed
+            )
+        try:
+            if mode != "vector":
+                by_words = self._search_words(query, list_depth, allowed)
+        finally:
+            if pending is not None:
+                by_vector = pending.result()
+        exhausted = len(by_vector) < list_depth and len(by_words) < list_depth
         if mode == "vector":
-            return vector_hits
+            return [_Ranked(rowid, s, s, None) for rowid, s in by_vector], exhausted
         if mode == "lexical":
-            return word_hits
-        return fuse_hits(vector_hits, word_hits)
+            return [_Ranked(rowid, s, None, s) for rowid, s in by_words], exhausted
+        vector_scores = _first_scores(by_vector)
+        word_scores = _first_scores(by_words)
+        fused = reciprocal_rank_fusion(
+            [[rowid for rowid, _ in by_vector], [rowid for rowid, _ in by_words]]
+        )
+        ranked = [
+            _Ranked(rowid, s, vector_scores.get(rowid), word_scores.get(rowid))
+            for rowid, s in fused
+        ]
+        return ranked, exhausted
+
+    def _search_words(
+        self, query: str, depth: int, allowed: npt.NDArray[np.int64] | None
+    ) -> list[tuple[int, float]]:
+        return self.store.search_lexical(lexical_query(query), depth, ids=allowed)
+
+    def _read_hits(self, ranked: Sequence[_Ranked], *, enough: int | None) -> list[Hit]:
+        """The ranked candidates as hits without repeats, best first.
+
+        With ``enough``, chunks are read a page at a time until that many
+        distinct hits are found (fused lists run 8× deeper than ``k``, and
+        reading a chunk costs more than ranking it); None reads them all.
+        Each page is one snapshot: a rowid a writer removed since is skipped.
+        """
+        page = len(ranked) if enough is None else max(2 * enough, 16)
+        hits: list[Hit] = []
+        for start in range(0, len(ranked), page):
+            part = ranked[start : start + page]
+            chunks = self.store.chunk_map([r.rowid for r in part])
+            hits.extend(
+                Hit(
+                    chunk=chunks[r.rowid],
+                    score=r.score,
+                    vector_score=r.vector_score,
+                    lexical_score=r.lexical_score,
+                )
+                for r in part
+                if r.rowid in chunks
+            )
+            hits = dedupe_hits(hits, by_text=True)
+            if enough is not None and len(hits) >= enough:
+                break
+        return hits
 
     # -- threshold and MMR -----------------------------------------------------
 
@@ -338,21 +458,12 @@ def _cache_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _hits(
-    found: Sequence[tuple[int, float]],
-    chunks: Mapping[int, Chunk],
-    kind: Literal["vector", "lexical"],
-) -> list[Hit]:
-    hits = []
+def _first_scores(found: Sequence[tuple[int, float]]) -> dict[int, float]:
+    """Each rowid's score at its best (first) place in a ranking."""
+    scores: dict[int, float] = {}
     for rowid, score in found:
-        chunk = chunks.get(rowid)
-        if chunk is None:
-            continue
-        if kind == "vector":
-            hits.append(Hit(chunk=chunk, score=score, vector_score=score))
-        else:
-            hits.append(Hit(chunk=chunk, score=score, lexical_score=score))
-    return hits
+        scores.setdefault(rowid, score)
+    return scores
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float64]:

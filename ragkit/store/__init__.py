@@ -16,6 +16,7 @@ from ._ann import (
     COMPACT_FRACTION,
     HNSW_EF_SEARCH,
     SEARCH_COMPACT_FRACTION,
+    use_one_search_thread,
 )
 from ._filter import ChunkFilter
 from ._manifest import FORMAT_VERSION, INDEX_TYPES, Manifest
@@ -35,4 +36,5 @@ __all__ = [
     "SEARCH_COMPACT_FRACTION",
     "Store",
     "VectorIndexStatus",
+    "use_one_search_thread",
 ]

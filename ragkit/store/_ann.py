@@ -42,6 +42,7 @@ __all__ = [
     "read_index_file",
     "read_stamp",
     "resolve_index_type",
+    "use_one_search_thread",
     "write_index_file",
 ]
 
@@ -91,6 +92,17 @@ _GRAPH_KINDS = ("hnsw", "hnsw-sq8")
 
 class StampError(Exception):
     """A ``vectors.faiss`` file is not one this code wrote, or is damaged."""
+
+
+def use_one_search_thread() -> None:
+    """Make FAISS searches on the calling thread use one OpenMP thread.
+
+    FAISS spreads its work over the queries of a call, so one query gains
+    nothing from more threads, while the idle ones spinning for a core cost
+    several times the search itself on a busy machine. The setting belongs
+    to the calling thread only (an OpenMP per-thread variable).
+    """
+    faiss.omp_set_num_threads(1)
 
 
 def resolve_index_type(requested: str, count: int, *, threshold: int) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -363,3 +365,72 @@ def test_stop_words_do_not_decide_the_lexical_ranking(
         )
         plain = e.search("days grace period keys", mode="lexical")
     assert wordy == plain
+
+
+def _many_copies_store(store: Store) -> None:
+    """40 files holding one text (the best match), then 30 distinct ones."""
+    texts = ["rotation of keys every ninety days"] * 40 + [
+        f"rotation note {i} about keys and their schedule" for i in range(30)
+    ]
+    angles = np.linspace(0.0, 1.4, len(texts))
+    store.put_vectors(
+        {
+            f"v{i}": [np.cos(a), np.sin(a)]
+            for i, a in enumerate(angles)
+            if i == 0 or i >= 40
+        }
+    )
+    for i, text in enumerate(texts):
+        key = "v0" if i < 40 else f"v{i}"
+        chunk = Chunk(f"c{i}", f"doc{i:02d}.md", text, 0, len(text), 1, 1)
+        store.replace_document(DocumentRecord(chunk.document, "h"), [chunk], [key])
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector", "lexical"])
+def test_copies_filling_the_first_candidates_still_leave_k_distinct_hits(
+    mode: str,
+) -> None:
+    # Chunks are read from SQLite a page at a time until k distinct hits are
+    # found; the copies fill the first pages, so later pages must be read.
+    manifest = Manifest(embed_model="test-embed", dimension=2)
+    with Store.memory(manifest) as store:
+        _many_copies_store(store)
+        retriever = Retriever(store)
+        settings = SearchSettings(k=8, mode=mode, merge_neighbours=False)  # type: ignore[arg-type]
+        paged = retriever.search("rotation keys", [1.0, 0.0], settings)
+        # A threshold nothing fails makes the retriever read every candidate.
+        floor = -1.0 if mode != "lexical" else -1e9
+        whole = retriever.search(
+            "rotation keys", [1.0, 0.0], replace(settings, threshold=floor)
+        )
+    assert len(paged) == 8
+    assert len({" ".join(h.chunk.text.split()) for h in paged}) == 8
+    assert [h.chunk.id for h in paged] == [h.chunk.id for h in whole]
+    assert [h.score for h in paged] == pytest.approx([h.score for h in whole])
+
+
+def test_search_works_in_a_process_forked_after_searching(tmp_path: Path) -> None:
+    # Vector searches run on a thread pool; a forked child inherits none of
+    # its threads and must start its own rather than wait for them forever.
+    manifest = Manifest(embed_model="test-embed", dimension=2)
+    with Store.create(tmp_path / "idx", manifest) as store:
+        _many_copies_store(store)
+    with Store.open(tmp_path / "idx") as store:
+        before = Retriever(store).search("keys", [1.0, 0.0], SearchSettings(k=3))
+    assert len(before) == 3
+    child = multiprocessing.get_context("fork").Process(
+        target=_search_and_exit, args=(tmp_path / "idx",)
+    )
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked child hung in its search")
+    assert child.exitcode == 0
+
+
+def _search_and_exit(path: Path) -> None:
+    with Store.open(path) as store:
+        hits = Retriever(store).search("keys", [1.0, 0.0], SearchSettings(k=3))
+    raise SystemExit(0 if len(hits) == 3 else 1)

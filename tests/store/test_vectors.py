@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from store_helpers import DIM, add_document
 
 from ragkit.errors import ConfigError, IndexMismatchError
-from ragkit.store import ChunkFilter, Manifest, Store
+from ragkit.store import ChunkFilter, Manifest, Store, use_one_search_thread
 from ragkit.store._ann import AnnIndex, read_stamp
 
 
@@ -379,3 +381,18 @@ def test_exact_scan_ignores_rowids_not_in_the_index(kind: str) -> None:
     assert sorted(r for r, _ in hits) == [120, 149]
     assert hits[0] == (120, pytest.approx(1.0, abs=0.02))
     assert ann.search(vectors[0], 3, np.array([7, 8], dtype=np.int64)) == []
+
+
+def test_one_search_thread_is_set_for_the_calling_thread_only() -> None:
+    before = faiss.omp_get_max_threads()
+    seen: list[int] = []
+
+    def worker() -> None:
+        use_one_search_thread()
+        seen.append(faiss.omp_get_max_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [1]
+    assert faiss.omp_get_max_threads() == before
