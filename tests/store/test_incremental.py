@@ -16,6 +16,7 @@ import ragkit.store._ann as ann_module
 from ragkit.errors import StoreError
 from ragkit.store import (
     COMPACT_FRACTION,
+    HNSW_EF_SEARCH,
     SEARCH_COMPACT_FRACTION,
     ChunkFilter,
     Manifest,
@@ -195,8 +196,8 @@ def test_a_graph_search_is_widened_with_tombstones(
         store.search_vectors(np.ones(DIM), 5)
         store.delete_documents(_docs(0, 10))
         store.search_vectors(np.ones(DIM), 5)
-    # 100 of 400 nodes are dead: 64 / (1 - 0.25) places in the candidate list.
-    assert seen == [64, 85]
+    # 100 of 400 nodes are dead: 128 / (1 - 0.25) places in the candidate list.
+    assert seen == [HNSW_EF_SEARCH, int(HNSW_EF_SEARCH / 0.75)]
 
 
 def test_too_few_live_nodes_reached_falls_back_to_an_exact_scan(
