@@ -50,6 +50,7 @@ import faiss
 import httpx
 import numpy as np
 
+import ragkit.store._ann as ann_module  # the efSearch sweep sets its default
 from ragkit.embedding import Embedder
 from ragkit.ollama import Client
 from ragkit.query import QueryEngine, Retriever, SearchSettings
@@ -280,8 +281,37 @@ def retrieval_on_faiss(n: int, args: argparse.Namespace, report: list[str]) -> N
             f"p99 {p99:7.2f} ms | recall@10 {recall(found, truth[:count]):.3f} | "
             f"memory {memory / 2**30:5.2f} GiB | built in {built:.0f} s",
         )
+        if kind == "hnsw":
+            ef_sweep(ann, qs, truth, args, report)
         del ann
     del base
+
+
+def ef_sweep(
+    ann: AnnIndex,
+    qs: np.ndarray,
+    truth: np.ndarray,
+    args: argparse.Namespace,
+    report: list[str],
+) -> None:
+    """Recall and latency of the built graph at each ``--ef-sweep`` efSearch."""
+    default = ann_module.HNSW_EF_SEARCH
+    try:
+        for ef in args.ef_sweep:
+            ann_module.HNSW_EF_SEARCH = ef
+            with search_threads(args.threads):
+                p50, p99 = time_calls(
+                    lambda i: ann.search(qs[i], 8), len(qs), args.runs
+                )
+                found = [[r for r, _ in ann.search(q, 10)] for q in qs]
+            emit(
+                report,
+                f"  efSearch {ef:4d}{' (default)' if ef == default else '':10} "
+                f"p50 {p50:5.2f} ms p99 {p99:5.2f} ms | "
+                f"recall@10 {recall(found, truth):.3f}",
+            )
+    finally:
+        ann_module.HNSW_EF_SEARCH = default
 
 
 @contextmanager
@@ -387,6 +417,12 @@ def main() -> None:
         "--hnsw-sq8",
         action="store_true",
         help="at 1M also build the quantised graph (another 10+ minutes)",
+    )
+    parser.add_argument(
+        "--ef-sweep",
+        type=lambda text: [int(x) for x in text.split(",") if x.strip()],
+        default=[],
+        help="at 1M also time the graph at these efSearch values, e.g. 64,128,192",
     )
     parser.add_argument(
         "--threads",
