@@ -60,6 +60,9 @@ class LineSplitter:
         if end < 0:
             self._tail += chunk
             return []
+        if not self._tail and end == len(chunk) - 1:
+            # The usual chunk: whole lines, nothing carried over; no copies.
+            return chunk[:end].split(b"\n")
         self._tail += chunk[:end]
         lines = bytes(self._tail).split(b"\n")
         self._tail = bytearray(chunk[end + 1 :])

@@ -176,6 +176,10 @@ def _tool_calls(value: Any) -> list[ToolCall] | None:
     return [ToolCall.from_json(_object(item)) for item in value]
 
 
+_PLAIN_MESSAGE = frozenset({"role", "content"})
+"""The fields of a message that carries only text."""
+
+
 @dataclass
 class Message:
     """One chat message, sent in ``messages=`` and received as ``response.message``.
@@ -204,6 +208,9 @@ class Message:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Message:
         """Build from the wire form."""
+        if _PLAIN_MESSAGE.issuperset(data):
+            # A streamed chunk's message: role and text only (once per token).
+            return cls(role=data.get("role") or "", content=data.get("content") or "")
         images = data.get("images")
         return cls(
             role=data.get("role") or "",
@@ -405,6 +412,10 @@ class GenerateResponse(_Metrics):
         )
 
 
+_PLAIN_CHUNK = frozenset({"model", "created_at", "message", "done"})
+"""The fields of a streamed chat chunk before the last, the common case."""
+
+
 @dataclass(kw_only=True)
 class ChatResponse(_Metrics):
     """A reply (or one streamed chunk) from ``/api/chat``.
@@ -429,6 +440,14 @@ class ChatResponse(_Metrics):
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChatResponse:
         """Build from the wire form."""
+        if _PLAIN_CHUNK.issuperset(data):
+            # A streamed chunk before the last: no metrics, nothing unknown.
+            return cls(
+                model=data.get("model") or "",
+                created_at=data.get("created_at"),
+                message=Message.from_json(_object(data.get("message"))),
+                done=bool(data.get("done")),
+            )
         return cls(
             model=data.get("model") or "",
             created_at=data.get("created_at"),

@@ -152,9 +152,12 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
     assert backoff_delay(0, 0.5, rng=lambda: 0.999) < 0.5
     assert backoff_delay(3, 0.5, rng=lambda: 0.0) == 2.0
     assert backoff_delay(20, 0.5, cap=30.0, rng=lambda: 0.0) == 15.0
-    for attempt in range(6):
-        delay = backoff_delay(attempt, 1.0)
-        assert 2**attempt / 2 <= delay <= 2**attempt
+    for attempt in range(8):
+        # Past 2**5 s the nominal delay is capped at 30 s (default cap).
+        ceiling = min(30.0, 2.0**attempt)
+        for _ in range(200):
+            delay = backoff_delay(attempt, 1.0)
+            assert ceiling / 2 <= delay <= ceiling
 
 
 def test_retries_are_logged_without_secrets(

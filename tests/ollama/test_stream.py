@@ -39,6 +39,17 @@ def test_line_splitter_reassembles_lines_across_chunks(size: int) -> None:
     assert lines == [b"alpha", b"beta\r", b"", b"gamma"]
 
 
+def test_line_splitter_handles_whole_line_chunks_after_a_partial_one() -> None:
+    # Chunks of whole lines skip the carried-over buffer; one that follows a
+    # partial line must still be joined to it.
+    splitter = LineSplitter()
+    assert splitter.feed(b"one\ntwo\n") == [b"one", b"two"]
+    assert splitter.feed(b"thr") == []
+    assert splitter.feed(b"ee\nfour\n") == [b"three", b"four"]
+    assert splitter.feed(b"\n") == [b""]
+    assert splitter.close() == []
+
+
 @pytest.mark.parametrize("size", [1, 3, 64])
 def test_ndjson_skips_blank_lines_and_keeps_order(size: int) -> None:
     body = b'{"n":1}\n\n  \r\n{"n":2}\n{"n":3,"done":true}\n'

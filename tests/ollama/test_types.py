@@ -256,3 +256,24 @@ def test_openai_function_arguments_must_be_an_object() -> None:
         assert "not a JSON object" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_a_plain_streamed_chunk_parses_like_any_other() -> None:
+    # Plain chunks take a shortcut; it must build what the general path builds.
+    plain = {
+        "model": "llama3.2",
+        "created_at": "2026-11-27T03:00:00Z",
+        "message": {"role": "assistant", "content": "Hel"},
+        "done": False,
+    }
+    fast = ChatResponse.from_json(plain)
+    general = ChatResponse.from_json({**plain, "novel": 1})
+    assert general.extra == {"novel": 1}
+    general.extra = {}
+    assert fast == general
+    assert fast.message == Message(role="assistant", content="Hel")
+    # A message with more than text keeps it, and unknown fields stay.
+    rich = Message.from_json({"role": "assistant", "content": "", "thinking": "hm"})
+    assert rich.thinking == "hm"
+    odd = Message.from_json({"role": "assistant", "content": "x", "mood": "calm"})
+    assert odd.extra == {"mood": "calm"}
