@@ -12,11 +12,7 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.pipeline import ProblemChunk, text_hash
-
-# The store's own metadata rules (types, key syntax); it does not export them
-# yet, and checking every item before anything is embedded is what keeps a
-# bad row from leaving half a batch written.
-from ragkit.store._metadata import encode_metadata
+from ragkit.store import check_metadata
 from ragkit.types import Document, MetadataValue
 
 __all__ = [
@@ -218,7 +214,8 @@ def _document(
         raise ConfigError(f"item #{position} has an empty id (Document.path)")
     merged = {**document.metadata, **(metadata[position] or {})}
     where = f"item #{position} ({path!r})"
-    clean = json.loads(encode_metadata(merged, where=where))
+    # Checked before anything is embedded: a bad row leaves nothing half written.
+    clean = check_metadata(merged, where=where)
     return dataclasses.replace(document, path=path, metadata=MappingProxyType(clean))
 
 

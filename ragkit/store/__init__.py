@@ -20,6 +20,7 @@ from ._ann import (
 )
 from ._filter import ChunkFilter
 from ._manifest import FORMAT_VERSION, INDEX_TYPES, Manifest
+from ._metadata import check_metadata
 from ._records import DocumentRecord, IndexStats, VectorIndexStatus
 from ._store import Store
 
@@ -36,5 +37,6 @@ __all__ = [
     "SEARCH_COMPACT_FRACTION",
     "Store",
     "VectorIndexStatus",
+    "check_metadata",
     "use_one_search_thread",
 ]

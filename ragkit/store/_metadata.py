@@ -11,7 +11,7 @@ from typing import Any
 from ragkit.errors import ConfigError
 from ragkit.types import MetadataValue
 
-__all__ = ["check_key", "decode_metadata", "encode_metadata"]
+__all__ = ["check_key", "check_metadata", "decode_metadata", "encode_metadata"]
 
 
 def check_key(key: object, *, where: str) -> str:
@@ -64,6 +64,26 @@ def encode_metadata(metadata: Mapping[str, object], *, where: str) -> str:
         for key, value in metadata.items()
     }
     return json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_metadata(metadata: Mapping[str, object], *, where: str) -> dict[str, Any]:
+    """Check user metadata by the store's rules and return it as it will be stored.
+
+    For callers that must reject bad metadata before doing any work (the app
+    layer checks every item before anything is embedded).
+
+    Args:
+        metadata: The user's metadata.
+        where: What it belongs to, for the error message.
+
+    Returns:
+        The metadata as stored and read back (tuples become lists).
+
+    Raises:
+        ConfigError: A key or value is not allowed.
+    """
+    result: dict[str, Any] = json.loads(encode_metadata(metadata, where=where))
+    return result
 
 
 def decode_metadata(text: str) -> Mapping[str, Any]:

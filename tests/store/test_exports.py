@@ -19,6 +19,7 @@ def test_store_all_is_pinned_sorted_and_importable() -> None:
         "SEARCH_COMPACT_FRACTION",
         "Store",
         "VectorIndexStatus",
+        "check_metadata",
         "use_one_search_thread",
     ]
     assert ragkit.store.__all__ == sorted(ragkit.store.__all__)

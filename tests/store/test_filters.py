@@ -6,7 +6,7 @@ import pytest
 from store_helpers import add_document
 
 from ragkit.errors import ConfigError
-from ragkit.store import ChunkFilter, Store
+from ragkit.store import ChunkFilter, Store, check_metadata
 from ragkit.store._filter import glob_to_regex, regexp
 
 DOCS = {
@@ -249,3 +249,12 @@ def test_select_ids_cache_follows_writes(any_store: Store) -> None:
     # Equal filters share an entry; different ones do not collide.
     other = any_store.select_ids(ChunkFilter(where={"team": "web"}))
     assert other is not None and len(other) == 0
+
+
+def test_check_metadata_returns_the_stored_form_or_says_what_is_wrong() -> None:
+    assert check_metadata({"tags": ("a", "b"), "n": 2}, where="row 1") == {
+        "tags": ["a", "b"],
+        "n": 2,
+    }
+    with pytest.raises(ConfigError, match="row 1"):
+        check_metadata({"when": object()}, where="row 1")
