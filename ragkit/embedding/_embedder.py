@@ -14,13 +14,14 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ragkit.embedding._hosts import HostPool
+from ragkit.embedding._hosts import HostPool, is_refused
 from ragkit.embedding._policy import (
     backoff_delay,
     exhausted,
     hurts_host,
     is_transient,
     not_found_on,
+    unreachable,
 )
 from ragkit.embedding._prefixes import default_prefixes
 from ragkit.embedding._stream import Run, RunSettings, StatsFanout, check_vectors
@@ -286,7 +287,7 @@ class Embedder:
         """
         with self._info_lock:
             if self._info is None:
-                info = self._call(self._read_model_info)
+                info = self._call(self._read_model_info, first_contact=True)
                 self._check_other_hosts(info)
                 self._info = info
             return self._info
@@ -560,13 +561,17 @@ class Embedder:
             vectors = vectors.reshape(len(response.embeddings), 0)
         return vectors
 
-    def _call(self, operation: Callable[[str], T]) -> T:
+    def _call(self, operation: Callable[[str], T], *, first_contact: bool = False) -> T:
         """Run a one-off request on a host in rotation, retrying transient failures.
 
         Errors that are not transient (a 400, a missing model) are raised at
-        once; the caller decides what they mean.
+        once; the caller decides what they mean. On ``first_contact``, when
+        every host refuses the connection (no server runs there at all), the
+        error comes at once instead of after the whole backoff: retries are
+        for servers that restart mid-run, not for one that was never started.
         """
         attempt = 0
+        refused: set[str] = set()
         while True:
             host = self._pool.pick()
             try:
@@ -577,6 +582,10 @@ class Embedder:
                 if not is_transient(exc):
                     raise
                 self.stats.add(host, failures=1)
+                if first_contact and is_refused(exc):
+                    refused.add(host)
+                    if refused.issuperset(self.hosts):
+                        raise unreachable(self.hosts) from exc
                 took_out = hurts_host(exc) and self._pool.failed(host, exc)
                 if took_out:
                     logger.warning(

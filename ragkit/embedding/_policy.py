@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from ragkit.embedding._hosts import HostPool
 from ragkit.errors import (
@@ -23,6 +24,7 @@ __all__ = [
     "hurts_host",
     "is_transient",
     "not_found_on",
+    "unreachable",
 ]
 
 # 429 and 503 mean "busy, come back later"; 500/502/504 are a runner crash or a
@@ -62,6 +64,16 @@ def backoff_delay(backoff: float, attempt: int) -> float:
 def not_found_on(exc: ModelNotFoundError, host: str, model: str) -> ModelNotFoundError:
     """The same error, naming the host, which matters when there are several."""
     return ModelNotFoundError(f"{exc.error} on {host}", exc.status_code, model=model)
+
+
+def unreachable(hosts: Sequence[str]) -> OllamaConnectionError:
+    """The error for hosts that all refused the connection: no server runs there."""
+    where = ", ".join(hosts)
+    return OllamaConnectionError(
+        f"cannot connect to Ollama at {where}: nothing is listening there. "
+        "Start it with `ollama serve`, or point OLLAMA_HOST / --embed-host at "
+        "a running one."
+    )
 
 
 def exhausted(

@@ -137,6 +137,25 @@ def test_a_host_that_is_down_from_the_start_is_skipped_for_model_info(
         assert embedder.stats.hosts[down.url].available is False
 
 
+def test_no_server_listening_anywhere_fails_at_once_without_retries(
+    fake_ollama_factory: Callable[..., FakeOllama],
+) -> None:
+    # Retries are for servers that restart mid-run; when nothing listens on
+    # any host at the first request, waiting out the backoff helps no one.
+    first, second = fake_ollama_factory(), fake_ollama_factory()
+    first.stop()
+    second.stop()
+    with Embedder(MINILM, hosts=[first.url, second.url], retries=4) as embedder:
+        with pytest.raises(OllamaConnectionError, match="nothing is listening"):
+            embedder.model_info()
+        # Each host was tried once: the move to the second is the only retry.
+        assert embedder.stats.retries == 1
+        assert [embedder.stats.hosts[h].failures for h in (first.url, second.url)] == [
+            1,
+            1,
+        ]
+
+
 def test_a_server_that_keeps_failing_ends_the_run_with_an_ingest_error(
     fake_ollama: FakeOllama,
 ) -> None:
