@@ -11,7 +11,6 @@ import click
 
 from ragkit.cli._main import cli
 from ragkit.cli._output import warn
-from ragkit.testing import CostModel, FakeOllama
 
 
 def _is_loopback(host: str) -> bool:
@@ -87,6 +86,9 @@ def fake_ollama(
             f"refusing to bind {host}: FakeOllama serves loopback only; "
             "pass --allow-remote to expose it"
         )
+    # Imported here: the other commands need not load the server's code.
+    from ragkit.testing import CostModel, FakeOllama
+
     cost = CostModel(
         per_request_ms=cost_request_ms,
         per_input_ms=cost_input_ms,

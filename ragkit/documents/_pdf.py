@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import logging
 import time
-
-from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError
+from typing import TYPE_CHECKING
 
 from ragkit.documents._base import LoaderOptions, LoadError, normalize_newlines
 from ragkit.types import Document, Section
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 __all__ = ["load_pdf"]
 
@@ -28,6 +29,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _open(data: bytes) -> PdfReader:
+    # pypdf takes ~0.1 s to import: only a run that reads a PDF pays for it,
+    # not every `ragkit` command.
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
     except Exception as exc:  # pypdf raises many kinds on bad files
@@ -77,6 +83,8 @@ def load_pdf(data: bytes, *, relpath: str, options: LoaderOptions) -> Document:
             ``options.pdf_timeout_s`` (checked between pages), or no
             extractable text at all (a scanned PDF without OCR).
     """
+    from pypdf.errors import FileNotDecryptedError
+
     deadline = _monotonic() + options.pdf_timeout_s
     reader = _open(data)
     try:
