@@ -183,7 +183,7 @@ def test_fake_ollama_command_refuses_a_public_address(
             started.append(host)
             raise OSError("the test does not bind public addresses")
 
-    monkeypatch.setattr("ragkit.cli._fake.FakeOllama", NeverStarted)
+    monkeypatch.setattr("ragkit.testing.FakeOllama", NeverStarted)
 
     result = CliRunner().invoke(cli, ["fake-ollama", "--host", host, "--port", "0"])
 
