@@ -14,7 +14,12 @@ from click.testing import CliRunner
 from ragkit.cli import cli
 from ragkit.testing import FakeOllama
 
-_LAUNCH = "from ragkit.cli import main; main()"
+# A shell starts background jobs with SIGINT ignored, and Python then leaves
+# Ctrl-C ignored too; the child gets a terminal's default, whoever ran pytest.
+_LAUNCH = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from ragkit.cli import main; main()"
+)
 
 
 def test_runs_until_sigint_and_exits_zero() -> None:
