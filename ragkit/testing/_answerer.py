@@ -506,10 +506,11 @@ def _answer_text(extract: _Extract, *, markers: bool) -> str:
         parts = []
         for scored in extract.used:
             sentence = scored.sentence
+            # Prose, as a model writes it: the source's line breaks are layout.
+            # (Quotes stay verbatim; citation checks normalise whitespace.)
+            text = " ".join(sentence.text.split())
             cite = markers and sentence.source is not None
-            parts.append(
-                f"{sentence.text} [{sentence.source}]" if cite else sentence.text
-            )
+            parts.append(f"{text} [{sentence.source}]" if cite else text)
         return " ".join(parts)
     if extract.has_context:
         return DONT_KNOW
