@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/index_add.py
 
 clean:
 	rm -rf $(VENV) .ragkit .pytest_cache .mypy_cache .ruff_cache
