@@ -12,6 +12,8 @@ citations are checked against the sources. From an app::
 
 from __future__ import annotations
 
+import logging
+
 from ragkit.app import AddReport, Index, aembed, embed
 from ragkit.errors import (
     CitationError,
@@ -41,6 +43,11 @@ from ragkit.store import IndexStats
 from ragkit.types import Answer, Chunk, Citation, Document, Hit, Section
 
 __version__ = "0.1.0"
+
+# A library never prints: without this, Python's last-resort handler would
+# write ragkit's warnings to stderr in an app that has not configured logging.
+# Apps (and the CLI) that add handlers still get every record.
+logging.getLogger("ragkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "AddReport",

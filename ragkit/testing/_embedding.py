@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from ragkit.testing._text import words
 
-__all__ = ["embed_batch", "embed_text", "raw_vector", "reduce_dimensions"]
+__all__ = ["embed_batch", "embed_text", "raw_vector"]
 
 _KEY = b"ragkit-fake-ollama"
 _PERSON = b"embed-word-v1"
@@ -171,27 +171,3 @@ def embed_batch(texts: Sequence[str], dimension: int) -> npt.NDArray[np.float32]
     for row, text in enumerate(texts):
         out[row] = embed_text(text, dimension)
     return out
-
-
-def reduce_dimensions(
-    vector: npt.NDArray[np.floating], dimensions: int
-) -> npt.NDArray[np.floating]:
-    """Apply the ``dimensions`` field of /api/embed to one vector.
-
-    Args:
-        vector: A vector as returned by :func:`embed_text`.
-        dimensions: The requested length.
-
-    Returns:
-        The first ``dimensions`` values re-normalised to unit length when
-        ``0 < dimensions < len(vector)``; otherwise ``vector`` unchanged.
-    """
-    if not 0 < dimensions < vector.shape[0]:
-        return vector
-    cut = vector[:dimensions].astype(np.float64)
-    norm = np.linalg.norm(cut)
-    if norm == 0.0:
-        # All kept values are zero: there is no direction to keep, so return
-        # the zeros rather than dividing by zero into NaN.
-        return vector[:dimensions].copy()
-    return (cut / norm).astype(vector.dtype)

@@ -26,6 +26,8 @@ class ConnectionHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: LoopbackServer
+    on_status: Callable[[int | None], None] | None = None
+    """Called once per reply, before its first byte (None: dropped unanswered)."""
 
     def setup(self) -> None:
         super().setup()
@@ -41,7 +43,18 @@ class ConnectionHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         logger.debug("%s - %s", self.address_string(), format % args)
 
+    def announce(self, status: int | None) -> None:
+        """Report the reply's status to ``on_status`` unless already reported.
+
+        This happens before anything reaches the client, so whoever reads the
+        server's log after getting a reply finds the request in it.
+        """
+        callback, self.on_status = self.on_status, None
+        if callback is not None:
+            callback(status)
+
     def send_response(self, code: int, message: str | None = None) -> None:
+        self.announce(code)
         # The real server sends no Server header; keep only the Date.
         self.log_request(code)
         self.send_response_only(code, message)
@@ -120,6 +133,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
 
     def abort(self) -> None:
         """Close the connection now, mid-reply if need be."""
+        self.announce(None)
         self.close_connection = True
         try:
             self.wfile.flush()

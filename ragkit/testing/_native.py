@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from ragkit.testing._answerer import Reply as ModelReply
 from ragkit.testing._answerer import answer_chat, answer_generate
-from ragkit.testing._embedding import embed_text, raw_vector, reduce_dimensions
+from ragkit.testing._embedding import embed_text, raw_vector
 from ragkit.testing._names import ModelName, parse_name
 from ragkit.testing._protocol import (
     EmptyReply,
@@ -480,9 +480,7 @@ class Backend:
             vectors: list[Any] = []
             for text in texts:
                 slot.spend(self.cost.per_input_ms)
-                vector = reduce_dimensions(
-                    embed_text(text, model.dimension), dimensions
-                )
+                vector = embed_text(text, _output_size(model.dimension, dimensions))
                 vectors.append(vector if as_arrays else _fmt32(vector))
             eval_ns = time.perf_counter_ns() - eval_started
         finally:
@@ -1196,3 +1194,15 @@ def _tensors(model: FakeModel) -> list[dict[str, Any]]:
         {"name": "token_embd.weight", "type": kind, "shape": [model.dimension, 32000]},
         {"name": "output_norm.weight", "type": "F32", "shape": [model.dimension]},
     ]
+
+
+def _output_size(full: int, dimensions: int) -> int:
+    """The vector length a ``dimensions`` request gets: smaller only, never 0.
+
+    A real model cuts its dense vector and normalises it again. The stand-in
+    vectors are sparse (hashed word features), so a cut one could be all
+    zeros; hashing the same features into the smaller size instead keeps
+    every vector unit length and texts that share words close, which is
+    what a test of ``dimensions`` needs.
+    """
+    return dimensions if 0 < dimensions < full else full

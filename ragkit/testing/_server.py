@@ -437,10 +437,22 @@ class FakeOllama:
             handler.send_body(405, "text/plain", b"405 method not allowed")
             return
         fault = self._plan.choose(route.name)
-        status = self._respond(handler, route, params, path, raw, method_handler, fault)
-        self._record(handler, path, raw, status, fault)
-        errors = 1 if status is None or status >= 400 else 0
-        self._counters.add(route.name, requests=1, errors=errors)
+
+        def account(status: int | None) -> None:
+            # Before the reply's first byte: a client that has its answer
+            # always finds its request in the log and the counters.
+            self._record(handler, path, raw, status, fault)
+            errors = 1 if status is None or status >= 400 else 0
+            self._counters.add(route.name, requests=1, errors=errors)
+
+        handler.on_status = account
+        try:
+            status = self._respond(
+                handler, route, params, path, raw, method_handler, fault
+            )
+            handler.announce(status)  # counted once even if nothing was written
+        finally:
+            handler.on_status = None
 
     def _respond(
         self,

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -40,18 +39,9 @@ def run(fake_ollama: FakeOllama) -> Any:
     return invoke
 
 
-def logged(server: FakeOllama, prefix: str, count: int = 1) -> list[RequestRecord]:
-    """The requests whose path starts with ``prefix``, once ``count`` are logged.
-
-    FakeOllama logs a request after sending its reply, so the CLI can be done
-    before the entry exists; wait for it (synchronisation, not a time limit).
-    """
-    deadline = time.monotonic() + 10.0
-    while True:
-        found = [r for r in server.requests if r.path.startswith(prefix)]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.005)
+def logged(server: FakeOllama, prefix: str) -> list[RequestRecord]:
+    """The requests whose path starts with ``prefix`` (logged before the reply)."""
+    return [r for r in server.requests if r.path.startswith(prefix)]
 
 
 def _last_body(server: FakeOllama, path: str) -> Any:

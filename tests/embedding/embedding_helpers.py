@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,18 +31,9 @@ def fake_vector(text: str, dimension: int) -> list[float]:
     return [digest[i] / 256.0 for i in range(dimension)]
 
 
-def logged(server: FakeOllama, path: str, expected: int) -> list[RequestRecord]:
-    """The server's log of requests to ``path``, once it holds ``expected`` of them.
-
-    FakeOllama logs a request just after sending its reply, so the last record
-    can lag behind the client by a moment; this waits for it (up to 5 s).
-    """
-    deadline = time.monotonic() + 5.0
-    while True:
-        records = [r for r in server.requests if r.path == path]
-        if len(records) >= expected or time.monotonic() > deadline:
-            return records
-        time.sleep(0.005)
+def logged(server: FakeOllama, path: str) -> list[RequestRecord]:
+    """The server's log of requests to ``path`` (FakeOllama logs before it replies)."""
+    return [r for r in server.requests if r.path == path]
 
 
 @dataclass

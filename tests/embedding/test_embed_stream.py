@@ -25,7 +25,7 @@ def reference(server: FakeOllama, model: str, texts: list[str]) -> np.ndarray:
 
 def embed_records(server: FakeOllama, expected: int) -> list[RequestRecord]:
     """The server's /api/embed log, once it holds ``expected`` records."""
-    return logged(server, "/api/embed", expected)
+    return logged(server, "/api/embed")
 
 
 def embed_inputs(server: FakeOllama, expected: int) -> list[list[str]]:

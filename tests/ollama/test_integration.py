@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -80,18 +79,9 @@ class Both:
         return caught
 
 
-def recorded(server: FakeOllama, path: str, count: int) -> list[RequestRecord]:
-    """The requests to ``path``, once ``count`` of them are in the log.
-
-    FakeOllama logs a request after sending its reply, so a client can see the
-    reply before the log has the request.
-    """
-    deadline = time.monotonic() + 10.0
-    while True:
-        records = [r for r in server.requests if r.path == path]
-        if len(records) >= count or time.monotonic() > deadline:
-            return records
-        time.sleep(0.005)
+def recorded(server: FakeOllama, path: str) -> list[RequestRecord]:
+    """The requests to ``path`` in the log (FakeOllama logs before it replies)."""
+    return [r for r in server.requests if r.path == path]
 
 
 def _resolve(client: Any, path: str) -> Any:
@@ -167,7 +157,7 @@ async def test_chat_tool_calls_keep_id_and_index(
         assert call.function.index == 0
         assert call.function.name == "add"
         assert call.function.arguments == {"a": 2, "b": 3}
-    sent = recorded(fake_ollama, "/api/chat", 2)[-1].body
+    sent = recorded(fake_ollama, "/api/chat")[-1].body
     assert sent["tools"][0]["function"]["parameters"]["required"] == ["a", "b"]
     for chunks in await both.stream("chat", CHAT, question, tools=[add]):
         calls = [tc for c in chunks for tc in (c.message.tool_calls or [])]
@@ -185,7 +175,7 @@ async def test_chat_tool_calls_keep_id_and_index(
         ),
     ]
     await both.call("chat", CHAT, history, tools=[add])
-    sent_history = recorded(fake_ollama, "/api/chat", 8)[-1].body["messages"]
+    sent_history = recorded(fake_ollama, "/api/chat")[-1].body["messages"]
     assert sent_history[1]["tool_calls"][0]["id"] == reply.message.tool_calls[0].id
     assert sent_history[2]["tool_call_id"] == reply.message.tool_calls[0].id
 
@@ -376,7 +366,7 @@ async def test_queue_full_chat_is_retried(both: Both, fake_ollama: FakeOllama) -
     fake_ollama.fail_next(2, "503", endpoint="/api/chat")
     replies = await both.call("chat", CHAT, USER)
     assert all(r.done for r in replies)
-    records = recorded(fake_ollama, "/api/chat", 4)
+    records = recorded(fake_ollama, "/api/chat")
     assert [r.status for r in records] == [503, 503, 200, 200]
 
 
@@ -385,7 +375,7 @@ async def test_500_is_not_retried(both: Both, fake_ollama: FakeOllama) -> None:
     # Had the sync call been retried, it would have used up the second fault
     # and the async call would succeed; both failing proves neither retried.
     await both.raises(ResponseError, "embed", EMBED, "x")
-    statuses = [r.status for r in recorded(fake_ollama, "/api/embed", 2)]
+    statuses = [r.status for r in recorded(fake_ollama, "/api/embed")]
     assert statuses == [500, 500]
 
 
@@ -449,5 +439,5 @@ def test_stream_is_an_iterator_and_lazy(fake_ollama: FakeOllama) -> None:
         assert isinstance(stream, Iterator)
         stream.close()
         client.version()
-        recorded(fake_ollama, "/api/version", 1)
+        recorded(fake_ollama, "/api/version")
         assert fake_ollama.counts("/api/chat") == 0

@@ -7,15 +7,11 @@ import random
 import subprocess
 import sys
 
+import httpx
 import numpy as np
 import pytest
 
-from ragkit.testing._embedding import (
-    embed_batch,
-    embed_text,
-    raw_vector,
-    reduce_dimensions,
-)
+from ragkit.testing._embedding import embed_batch, embed_text, raw_vector
 from ragkit.testing._text import count_tokens, tokenize, truncate_tokens, words
 
 TRICKY_TEXTS = [
@@ -216,24 +212,23 @@ def test_raw_vector_is_the_unnormalised_embedding() -> None:
     np.testing.assert_allclose(normalised, embed_text(text, 128), atol=1e-6)
 
 
-def test_reduce_dimensions_cuts_and_renormalises() -> None:
-    vector = embed_text("reduce me to fewer dimensions please", 64)
-    reduced = reduce_dimensions(vector, 16)
-    assert reduced.shape == (16,)
-    assert reduced.dtype == np.float32
-    assert np.linalg.norm(reduced) == pytest.approx(1.0, abs=1e-6)
-    assert _cosine(reduced, vector[:16]) == pytest.approx(1.0, abs=1e-6)
-
-
-@pytest.mark.parametrize("dimensions", [0, -1, 64, 100])
-def test_reduce_dimensions_outside_the_range_leaves_the_vector(
-    dimensions: int,
+@pytest.mark.parametrize("path", ["/api/embed", "/v1/embeddings"])
+@pytest.mark.parametrize("dimensions", [2, 10, 64])
+def test_dimensions_give_unit_vectors_that_keep_shared_words_close(
+    client: httpx.Client, path: str, dimensions: int
 ) -> None:
-    vector = embed_text("keep me whole", 64)
-    assert reduce_dimensions(vector, dimensions) is vector
-
-
-def test_reduce_dimensions_of_a_zero_prefix_does_not_divide_by_zero() -> None:
-    vector = np.array([0.0, 0.0, 1.0], dtype=np.float32)
-    reduced = reduce_dimensions(vector, 2)
-    assert reduced.tolist() == [0.0, 0.0]
+    # Short texts too: a real model's cut vector is never all zeros.
+    texts = ["hi", "ok", "key rotation every ninety days", "rotation of the keys"]
+    reply = client.post(
+        path, json={"model": "all-minilm", "input": texts, "dimensions": dimensions}
+    ).json()
+    rows = (
+        reply["embeddings"]
+        if path == "/api/embed"
+        else [item["embedding"] for item in reply["data"]]
+    )
+    vectors = np.array(rows, dtype=np.float64)
+    assert vectors.shape == (4, dimensions)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    if dimensions >= 64:  # fewer buckets collide too often to compare
+        assert _cosine(vectors[2], vectors[3]) > _cosine(vectors[2], vectors[0])

@@ -236,6 +236,23 @@ def test_fail_next_503_is_the_queue_full_answer(
     assert client.get("/api/tags").status_code == 200
 
 
+def test_a_request_is_logged_and_counted_before_its_reply_arrives(
+    client: httpx.Client, fake_ollama: FakeOllama
+) -> None:
+    # A test reads the log right after its reply; it must never be behind.
+    for n in range(1, 101):
+        client.post("/api/embed", json={"model": "all-minilm", "input": "x"})
+        assert fake_ollama.counts("/api/embed") == n
+        assert fake_ollama.stats.endpoint("/api/embed").requests == n
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+    for n in range(1, 21):
+        with client.stream("POST", "/api/chat", json=body) as reply:
+            reply.read()
+        assert fake_ollama.counts("/api/chat") == n
+    assert client.get("/api/nowhere").status_code == 404
+    assert fake_ollama.requests[-1].status == 404
+
+
 def test_drop_closes_without_a_response(
     client: httpx.Client, fake_ollama: FakeOllama
 ) -> None:
