@@ -728,7 +728,9 @@ def _choose_tool(
     Name words count double. Ties go to the earlier tool; no shared word at
     all means no call.
     """
-    wanted = _terms(question)
+    # A tool named in the question as an identifier ("use get_temperature")
+    # counts by its words, as a real model reads it.
+    wanted = _terms(question) | _name_terms(question)
     best: tuple[float, Mapping[str, Any]] | None = None
     for tool in tools:
         function = tool.get("function", tool) if isinstance(tool, Mapping) else None

@@ -1,7 +1,8 @@
-"""The README's guide to the Python API: every ``python`` block runs as shown.
+"""The README's Python guides: every ``python`` block runs as shown.
 
-The guide is the part of ``README.md`` between ``<!-- app-guide:start -->`` and
-``<!-- app-guide:end -->``. The blocks run against FakeOllama through
+A guide is the part of ``README.md`` between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->``: ``app-guide`` (ragkit.Index and friends) and
+``ollama-guide`` (ragkit.ollama). The blocks run against FakeOllama through
 ``OLLAMA_HOST``, in a folder holding a copy of ``sample_docs/``.
 """
 
@@ -16,14 +17,14 @@ import pytest
 from ragkit.testing import FakeOllama
 
 ROOT = Path(__file__).resolve().parents[2]
-START, END = "<!-- app-guide:start -->", "<!-- app-guide:end -->"
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
 
 
-def guide() -> str:
+def guide(name: str = "app-guide") -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert START in text and END in text, f"README.md lost its {START} / {END} markers"
-    return text.split(START, 1)[1].split(END, 1)[0]
+    assert start in text and end in text, f"README.md lost its {start} / {end} markers"
+    return text.split(start, 1)[1].split(end, 1)[0]
 
 
 def test_the_guide_has_code() -> None:
@@ -44,3 +45,21 @@ def test_every_block_runs(
     assert "every 90 days" in out
     assert "['ticket/1']" in out
     assert "(2, 768)" in out
+
+
+def test_every_ollama_client_block_runs(
+    fake_ollama_env: FakeOllama,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    blocks = BLOCK.findall(guide("ollama-guide"))
+    assert len(blocks) >= 10
+    for number, code in enumerate(blocks, 1):
+        exec(compile(code, f"<ollama guide block {number}>", "exec"), {"__name__": "g"})
+    out = capsys.readouterr().out
+    assert "['city']" in out
+    # The tool example really calls the tool: its result reaches the answer.
+    assert "21 degrees" in out
+    assert "http://gpu-box:11434" in out
