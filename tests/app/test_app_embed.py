@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,22 @@ def test_the_library_prints_nothing(
 
     captured = capfd.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+def test_warnings_do_not_reach_stderr_unless_the_app_configures_logging() -> None:
+    # Python's last-resort handler prints warnings of loggers without handlers;
+    # ragkit's NullHandler keeps a library warning out of an app's stderr.
+    script = (
+        "import logging, ragkit; logging.getLogger('ragkit.documents').warning('w1')"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert quiet.stderr == ""
+    configured = subprocess.run(
+        [sys.executable, "-c", "import logging; logging.basicConfig(); " + script],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "w1" in configured.stderr
