@@ -113,7 +113,7 @@ def index(
 
 
 class _StatusLine:
-    """One self-rewriting line on stderr while a run goes: files, chunks, rate."""
+    """One self-rewriting line on stderr while a run goes: files, chunks, time left."""
 
     def __init__(self) -> None:
         self._last = 0.0
@@ -124,11 +124,16 @@ class _StatusLine:
             return
         self._last = event.elapsed
         rate = event.chunks_embedded / event.elapsed if event.elapsed > 0 else 0.0
+        files = f"{event.files_seen}" + (
+            f"/{event.files_total}" if event.files_total is not None else ""
+        )
+        left = event.seconds_left()
         text = (
-            f"{event.phase}: {event.files_seen} files, "
+            f"{event.phase}: {files} files, "
             f"{event.chunks_embedded}/{event.chunks_queued} chunks embedded "
             f"({rate:.0f}/s), {event.chunks_written} written, "
             f"{event.elapsed:.1f}s"
+            + (f", ~{_duration(left)} left" if left is not None else "")
         )
         padding = " " * max(0, self._width - len(text))
         self._width = len(text)
@@ -137,6 +142,14 @@ class _StatusLine:
     def close(self) -> None:
         if self._width:
             click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _print_summary(report: IngestReport) -> None:

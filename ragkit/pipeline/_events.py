@@ -21,6 +21,9 @@ class IngestProgress:
         chunks_embedded: Chunks embedded so far.
         chunks_written: Chunks written to the index so far.
         elapsed: Seconds since the run started.
+        files_total: Files the run will look at (counted by a quick walk
+            before it starts), or None when unknown (content added from
+            Python rather than files).
     """
 
     phase: str
@@ -30,6 +33,28 @@ class IngestProgress:
     chunks_embedded: int
     chunks_written: int
     elapsed: float
+    files_total: int | None = None
+
+    def seconds_left(self) -> float | None:
+        """A rough estimate of the time left, or None before there is one.
+
+        The chunks still to come are projected from those found so far, in
+        proportion to the files still to read; the time from the embedding
+        rate so far (embedding is what takes the time).
+        """
+        if self.phase == "done":
+            return 0.0
+        if not self.chunks_embedded or self.elapsed <= 0:
+            return None
+        if self.files_total is not None and self.files_seen:
+            share = max(self.files_total, self.files_seen) / self.files_seen
+            expected = self.chunks_queued * share
+        elif self.phase != "indexing":
+            expected = float(self.chunks_queued)  # every chunk is queued by now
+        else:
+            return None
+        rate = self.chunks_embedded / self.elapsed
+        return max(0.0, expected - self.chunks_embedded) / rate
 
 
 @dataclass(frozen=True, slots=True)

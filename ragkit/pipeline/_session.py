@@ -134,6 +134,7 @@ class IngestSession:
         self._report = report
         self._progress = progress
         self.files_seen = 0
+        self.files_total: int | None = None
         self._chunks_queued = 0
         self._started = time.monotonic()
         self._pending: dict[str, _PendingDocument] = {}
@@ -289,6 +290,7 @@ class IngestSession:
                 chunks_embedded=self._stats.embedded,
                 chunks_written=self._writer.chunks,
                 elapsed=time.monotonic() - self._started,
+                files_total=self.files_total,
             )
         )
 

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit.cli import cli
-from ragkit.cli._index import EXIT_SKIPPED
+from ragkit.cli._index import EXIT_SKIPPED, _StatusLine
+from ragkit.pipeline import IngestProgress
 from ragkit.store import Store
 from ragkit.testing import FakeOllama
 
@@ -176,3 +177,25 @@ def test_installed_console_script_indexes_a_folder(
 
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["added"]) == 2
+
+
+def test_the_status_line_shows_files_of_the_total_and_the_time_left(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = _StatusLine()
+    line.update(
+        IngestProgress(
+            phase="indexing",
+            files_seen=10,
+            files_done=8,
+            chunks_queued=100,
+            chunks_embedded=50,
+            chunks_written=40,
+            elapsed=5.0,
+            files_total=40,
+        )
+    )
+    shown = capsys.readouterr().err
+    assert "indexing: 10/40 files" in shown
+    assert "50/100 chunks embedded (10/s)" in shown
+    assert shown.endswith("~35s left")

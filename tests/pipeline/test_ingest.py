@@ -269,6 +269,35 @@ def test_progress_events_arrive_and_end_with_done(
 
     assert events and events[-1].phase == "done"
     assert events[-1].files_seen == 3 and events[-1].chunks_written >= 3
+    # The total comes from a walk before the first file is read.
+    assert {e.files_total for e in events} == {3}
+    assert events[-1].seconds_left() == 0.0
+
+
+def _progress(**changes: object) -> IngestProgress:
+    values: dict[str, object] = {
+        "phase": "indexing",
+        "files_seen": 10,
+        "files_done": 8,
+        "chunks_queued": 100,
+        "chunks_embedded": 50,
+        "chunks_written": 40,
+        "elapsed": 5.0,
+        "files_total": 40,
+    }
+    values.update(changes)
+    return IngestProgress(**values)  # type: ignore[arg-type]
+
+
+def test_time_left_projects_the_chunks_to_come_from_the_files_to_read() -> None:
+    # 10 of 40 files gave 100 chunks: about 400 in all, 350 to go at 10/s.
+    assert _progress().seconds_left() == 35.0
+    # Every chunk is queued once reading is over: 50 to go at 10/s.
+    assert _progress(phase="embedding", files_seen=40).seconds_left() == 5.0
+    assert _progress(phase="embedding", files_total=None).seconds_left() == 5.0
+    # No estimate without a total while reading, or before a first vector.
+    assert _progress(files_total=None).seconds_left() is None
+    assert _progress(chunks_embedded=0).seconds_left() is None
 
 
 def test_killed_run_resumes_without_re_embedding_and_equals_a_clean_run(
