@@ -254,6 +254,37 @@ def test_missing_index_says_what_to_run(
     assert "run `ragkit index <folder>`" in result.stderr
 
 
+def test_an_empty_index_says_what_to_run(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    Index.create(tmp_path / "empty", host=fake_ollama.url).close()
+    for command in ("ask", "search"):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--index",
+                str(tmp_path / "empty"),
+                "--host",
+                fake_ollama.url,
+                command,
+                QUESTION,
+            ],
+        )
+        assert result.exit_code == 1, command
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "is empty; run `ragkit index <folder>`" in result.stderr
+
+
+def test_a_question_longer_than_the_context_is_refused_before_sending(
+    sample_index: Path, fake_ollama: FakeOllama
+) -> None:
+    result = ask(sample_index, fake_ollama, "why " * 20_000)
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "too long" in result.stderr and "Traceback" not in result.stderr
+    assert fake_ollama.counts("/api/chat") == 0
+
+
 def test_server_down_is_one_line(sample_index: Path, fake_ollama: FakeOllama) -> None:
     url = fake_ollama.url
     fake_ollama.stop()

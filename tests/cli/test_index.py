@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from ragkit.cli import cli
 from ragkit.cli._index import EXIT_SKIPPED, _StatusLine
 from ragkit.pipeline import IngestProgress
 from ragkit.store import Store
-from ragkit.testing import FakeOllama
+from ragkit.testing import CostModel, FakeOllama
 
 
 @pytest.fixture
@@ -199,3 +200,29 @@ def test_the_status_line_shows_files_of_the_total_and_the_time_left(
     assert "indexing: 10/40 files" in shown
     assert "50/100 chunks embedded (10/s)" in shown
     assert shown.endswith("~35s left")
+
+
+def test_embed_hosts_share_the_batches(
+    docs: Path, fake_ollama_factory: Callable[..., FakeOllama]
+) -> None:
+    for i in range(40):
+        note = f"# Note {i}\n\nTopic {i * 7}.\n"
+        (docs / f"extra{i:02d}.md").write_text(note, "utf-8")
+    # Each request takes a while, so one host alone cannot keep up.
+    first, second = (
+        fake_ollama_factory(cost=CostModel(per_request_ms=20)) for _ in range(2)
+    )
+    code, out, err = run(
+        first,
+        "index",
+        "docs",
+        "--batch-size",
+        "2",
+        "--embed-host",
+        first.url,
+        "--embed-host",
+        second.url,
+    )
+    assert code == 0, err
+    assert "Indexed 42 file(s)" in out
+    assert first.counts("/api/embed") > 0 and second.counts("/api/embed") > 0

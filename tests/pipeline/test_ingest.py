@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ragkit.documents._sources as _sources
 from ragkit.embedding import Embedder
 from ragkit.errors import ConfigError, IndexLockedError, IndexMismatchError
 from ragkit.pipeline import IngestProgress, Pipeline, Recipe, ingest, load_recipe
@@ -410,3 +411,26 @@ def test_vectors_match_a_direct_embedding(
         best = store.search_vectors(query, 1)[0]
     assert best[0] == rowid
     assert np.isclose(best[1], 1.0, atol=1e-5)
+
+
+def test_a_folder_that_vanishes_mid_run_loses_nothing_already_indexed(
+    corpus: Path, fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Pipeline().run(corpus, index="idx", host=fake_ollama.url)
+    real = _sources._scandir
+
+    def vanishing(path: str) -> object:
+        if Path(path).name == "sub":
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path)
+
+    # The folder is gone by the time the walk reaches it.
+    monkeypatch.setattr(_sources, "_scandir", vanishing)
+    report = Pipeline().run(corpus, index="idx", host=fake_ollama.url)
+
+    assert report.removed == []
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("docs/sub", "folder vanished during the walk")
+    ]
+    with Store.open("idx") as store:
+        assert "docs/sub/gamma.md" in {d.path for d in store.documents()}
