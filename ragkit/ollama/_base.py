@@ -646,6 +646,10 @@ class BaseClient:
         renderer: str | None,
         parser: str | None,
         requires: str | None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: bool,
     ) -> Call[ProgressResponse]:
         body = {
@@ -666,6 +670,10 @@ class BaseClient:
             "renderer": renderer,
             "parser": parser,
             "requires": requires,
+            "remote_host": remote_host,
+            "info": None if info is None else dict(info),
+            "draft_files": None if draft_files is None else dict(draft_files),
+            "draft_quantize": draft_quantize,
             "stream": stream,
         }
         return Call(

@@ -645,6 +645,10 @@ class Client(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: Literal[False] = False,
     ) -> ProgressResponse: ...
 
@@ -665,6 +669,10 @@ class Client(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: Literal[True],
     ) -> Stream[ProgressResponse]: ...
 
@@ -685,6 +693,10 @@ class Client(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: bool,
     ) -> ProgressResponse | Stream[ProgressResponse]: ...
 
@@ -704,6 +716,10 @@ class Client(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: bool = False,
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Create a model from another model or from blobs (``POST /api/create``).
@@ -722,6 +738,11 @@ class Client(BaseClient):
             renderer: Advanced: the renderer name.
             parser: Advanced: the parser name.
             requires: Advanced: the minimum server version.
+            remote_host: Advanced: the host a remote (cloud) model runs on.
+            info: Advanced: extra model facts to store with it.
+            draft_files: Advanced: blobs of a draft model for speculative
+                decoding (file name to digest, as ``files``).
+            draft_quantize: Advanced: quantize the draft model's weights.
             stream: Return a :class:`Stream` of progress updates.
 
         Returns:
@@ -745,6 +766,10 @@ class Client(BaseClient):
             renderer=renderer,
             parser=parser,
             requires=requires,
+            remote_host=remote_host,
+            info=info,
+            draft_files=draft_files,
+            draft_quantize=draft_quantize,
             stream=stream,
         )
         if stream:
@@ -1396,6 +1421,10 @@ class AsyncClient(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: Literal[False] = False,
     ) -> ProgressResponse: ...
 
@@ -1416,6 +1445,10 @@ class AsyncClient(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: Literal[True],
     ) -> AsyncStream[ProgressResponse]: ...
 
@@ -1436,6 +1469,10 @@ class AsyncClient(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: bool,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
@@ -1455,6 +1492,10 @@ class AsyncClient(BaseClient):
         renderer: str | None = None,
         parser: str | None = None,
         requires: str | None = None,
+        remote_host: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        draft_files: Mapping[str, str] | None = None,
+        draft_quantize: str | None = None,
         stream: bool = False,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Create a model from another model or from blobs (``POST /api/create``).
@@ -1473,6 +1514,11 @@ class AsyncClient(BaseClient):
             renderer: Advanced: the renderer name.
             parser: Advanced: the parser name.
             requires: Advanced: the minimum server version.
+            remote_host: Advanced: the host a remote (cloud) model runs on.
+            info: Advanced: extra model facts to store with it.
+            draft_files: Advanced: blobs of a draft model for speculative
+                decoding (file name to digest, as ``files``).
+            draft_quantize: Advanced: quantize the draft model's weights.
             stream: Return an :class:`AsyncStream` of progress updates.
 
         Returns:
@@ -1496,6 +1542,10 @@ class AsyncClient(BaseClient):
             renderer=renderer,
             parser=parser,
             requires=requires,
+            remote_host=remote_host,
+            info=info,
+            draft_files=draft_files,
+            draft_quantize=draft_quantize,
             stream=stream,
         )
         if stream:

@@ -267,6 +267,10 @@ def test_create_body_uses_from_and_converts_parameters(recorder: Recorder) -> No
             renderer="r",
             parser="p",
             requires="0.12",
+            remote_host="https://ollama.com:443",
+            info={"family": "llama"},
+            draft_files={"draft.gguf": "sha256:" + "c" * 64},
+            draft_quantize="q8_0",
         )
     assert recorder.body == {
         "model": "mine",
@@ -282,6 +286,10 @@ def test_create_body_uses_from_and_converts_parameters(recorder: Recorder) -> No
         "renderer": "r",
         "parser": "p",
         "requires": "0.12",
+        "remote_host": "https://ollama.com:443",
+        "info": {"family": "llama"},
+        "draft_files": {"draft.gguf": "sha256:" + "c" * 64},
+        "draft_quantize": "q8_0",
         "stream": False,
     }
 
