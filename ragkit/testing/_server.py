@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ragkit.testing._faults import FaultKind, FaultPlan, Faults, Injected
+from ragkit.testing._hostcheck import host_allowed
 from ragkit.testing._http import BodyError, ConnectionHandler, LoopbackServer
 from ragkit.testing._names import parse_name
 from ragkit.testing._native import Backend
@@ -422,6 +423,12 @@ class FakeOllama:
         except BodyError as exc:
             handler.close_connection = True
             handler.send_body(400, JSON_TYPE, dumps({"error": str(exc)}).encode())
+            return
+        if not host_allowed(handler.headers.get("Host"), self._host):
+            # Ollama's guard against DNS rebinding: an empty 403, before routing.
+            self._record(handler, path, raw, 403, None)
+            self._counters.add(path, requests=1, errors=1)
+            handler.send_body(403, None, b"")
             return
         found = self._match(path)
         if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from ragkit.testing import FakeModel, FakeOllama
+from ragkit.testing._hostcheck import host_allowed
 
 
 @pytest.fixture(autouse=True)
@@ -411,3 +413,39 @@ def test_handler_crash_is_a_json_500_not_a_traceback(
     assert "Traceback" not in response.text
     # The server stays usable after the failure.
     assert client.get("/api/version").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example.com", 403),
+        ("evil.example.com:11434", 403),
+        ("8.8.8.8", 403),
+        ("localhost:11434", 200),
+        ("ollama.local", 200),
+        ("box.internal:80", 200),
+        ("192.168.1.20:11434", 200),
+        ("[::1]:11434", 200),
+    ],
+)
+def test_a_host_header_that_is_not_local_gets_an_empty_403(
+    fake_ollama: FakeOllama, host: str, status: int
+) -> None:
+    # What a web page reaching the server through a rebound DNS name gets.
+    connection = http.client.HTTPConnection(fake_ollama.host, fake_ollama.port)
+    try:
+        connection.request("GET", "/api/version", headers={"Host": host})
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+    assert reply.status == status
+    if status == 403:
+        assert body == b""
+        assert fake_ollama.requests[-1].status == 403
+
+
+def test_host_allowed_checks_names_only_on_loopback() -> None:
+    assert host_allowed("evil.example.com", "0.0.0.0")
+    assert host_allowed(None, "127.0.0.1")
+    assert not host_allowed("evil.example.com", "localhost")

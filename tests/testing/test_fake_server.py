@@ -69,7 +69,7 @@ def test_stream_uses_chunked_transfer_with_one_line_per_chunk(
     with socket.create_connection((fake_ollama.host, fake_ollama.port)) as sock:
         body = json.dumps(CHAT).encode()
         sock.sendall(
-            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"POST /api/chat HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )
         raw = b""
