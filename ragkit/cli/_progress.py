@@ -316,9 +316,12 @@ class Progress:
         if self._width is not None:
             return self._width
         try:
-            return os.get_terminal_size(self._stream.fileno()).columns
+            columns = os.get_terminal_size(self._stream.fileno()).columns
         except (AttributeError, OSError, ValueError):
-            return shutil.get_terminal_size().columns
+            columns = shutil.get_terminal_size().columns
+        # Some terminals (a serial console, `script`, some CI runners) report
+        # 0 columns: that means "unknown", not "nothing fits".
+        return columns if columns > 0 else 80
 
     def _amount(self, value: float) -> str:
         return format_bytes(value) if self.unit == "B" else f"{int(value)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 
@@ -287,3 +288,23 @@ def test_format_bytes(count: int, text: str) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_terminal_reporting_zero_columns_gets_the_whole_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 0 columns means the size is unknown (`script`, serial consoles, some CI).
+    monkeypatch.setattr(
+        "ragkit.cli._progress.os.get_terminal_size",
+        lambda fd: os.terminal_size((0, 0)),
+    )
+    stream, clock = FakeTerminal(), Clock()
+    stream.fileno = lambda: 2  # type: ignore[method-assign]
+    progress = Progress(unit="B", stream=stream, clock=clock)
+    progress.update(0, 1_000_000_000, status="pulling 6a0746a1ec1a")
+    clock.now = 1.0
+    progress.update(100_000_000)
+    current = _screen(stream.getvalue())[-1]
+    assert current.startswith("pulling 6a0746a1ec1a   10% ▕")
+    assert "100 MB/1 GB" in current
+    progress.close()
