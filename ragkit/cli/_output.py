@@ -19,13 +19,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidirectional overrides and isolates reorder what follows them on screen, so
 # "txt.exe" can show as "exe.txt"; lone surrogates are file-name bytes that are
 # not UTF-8 (PEP 383) and cannot be written to a UTF-8 stream at all.
-_INVISIBLE = re.compile(r"[\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_BIDI_AND_SURROGATES = r"\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_INVISIBLE = re.compile(f"[{_BIDI_AND_SURROGATES}]")
 
 # What a name printed on one line must not contain: every control character
 # (line breaks too, or a name could forge a line of output) and the above.
-_NOT_IN_A_NAME = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_NOT_IN_A_NAME = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI_AND_SURROGATES}]")
 
 
 def clean(text: str) -> str:

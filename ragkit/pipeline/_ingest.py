@@ -293,9 +293,8 @@ def ingest_files(
         store, embedder, chunking=chunking, report=report, progress=progress
     ) as session:
         if progress is not None:
-            # Only a watcher pays for this walk (names and stats, no reading:
-            # a few milliseconds per thousand files); it gives a total to
-            # estimate the time left against.
+            # Only a watcher pays for this walk (names and stats, no file is
+            # read); it gives a total to estimate the time left against.
             session.files_total = sum(1 for f in walk() if not isinstance(f, Skipped))
         for found in walk():
             if isinstance(found, Skipped):

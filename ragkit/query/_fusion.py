@@ -15,6 +15,7 @@ __all__ = [
     "RRF_K",
     "apply_threshold",
     "fuse_hits",
+    "fuse_scores",
     "mmr",
     "reciprocal_rank_fusion",
 ]
@@ -107,8 +108,6 @@ def fuse_hits(
     """
     chunks: dict[str, int] = {}
     by_index: list[Hit] = []
-    vector_scores: dict[int, float] = {}
-    lexical_scores: dict[int, float] = {}
 
     def index_of(hit: Hit) -> int:
         if hit.chunk.id not in chunks:
@@ -116,26 +115,58 @@ def fuse_hits(
             by_index.append(hit)
         return chunks[hit.chunk.id]
 
-    vector_ids = []
-    for hit in vector:
-        i = index_of(hit)
-        vector_ids.append(i)
-        vector_scores.setdefault(i, _first(hit.vector_score, hit.score))
-    lexical_ids = []
-    for hit in lexical:
-        i = index_of(hit)
-        lexical_ids.append(i)
-        lexical_scores.setdefault(i, _first(hit.lexical_score, hit.score))
-    fused = reciprocal_rank_fusion([vector_ids, lexical_ids], k=k, weights=weights)
+    vector_ranking = [(index_of(h), _first(h.vector_score, h.score)) for h in vector]
+    lexical_ranking = [(index_of(h), _first(h.lexical_score, h.score)) for h in lexical]
     return [
         Hit(
             chunk=by_index[i].chunk,
             score=score,
-            vector_score=vector_scores.get(i),
-            lexical_score=lexical_scores.get(i),
+            vector_score=vector_score,
+            lexical_score=lexical_score,
         )
-        for i, score in fused
+        for i, score, vector_score, lexical_score in fuse_scores(
+            vector_ranking, lexical_ranking, k=k, weights=weights
+        )
     ]
+
+
+def fuse_scores(
+    vector: Sequence[tuple[int, float]],
+    lexical: Sequence[tuple[int, float]],
+    *,
+    k: int = RRF_K,
+    weights: tuple[float, float] = (1.0, 1.0),
+) -> list[tuple[int, float, float | None, float | None]]:
+    """Fuse two ``(id, score)`` rankings, keeping each side's own score.
+
+    Args:
+        vector: Vector-search results, best first.
+        lexical: Lexical-search results, best first.
+        k: The rank constant (see :data:`RRF_K`).
+        weights: Weights of the vector and the lexical ranking.
+
+    Returns:
+        ``(id, fused score, vector score, lexical score)``, best first; a side
+        that did not find the id gives None; a repeated id keeps its first score.
+
+    >>> fuse_scores([(7, 0.9)], [(7, 3.0), (2, 1.0)], k=0)
+    [(7, 2.0, 0.9, 3.0), (2, 0.5, None, 1.0)]
+    """
+    vector_scores = _first_scores(vector)
+    lexical_scores = _first_scores(lexical)
+    fused = reciprocal_rank_fusion(
+        [[i for i, _ in vector], [i for i, _ in lexical]], k=k, weights=weights
+    )
+    return [
+        (i, score, vector_scores.get(i), lexical_scores.get(i)) for i, score in fused
+    ]
+
+
+def _first_scores(ranking: Sequence[tuple[int, float]]) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for i, score in ranking:
+        scores.setdefault(i, score)
+    return scores
 
 
 def mmr(

@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragkit.errors import ConfigError, QueryError
-from ragkit.query._fusion import apply_threshold, mmr, reciprocal_rank_fusion
+from ragkit.query._fusion import apply_threshold, fuse_scores, mmr
 from ragkit.query._passages import dedupe_hits, merge_neighbours
 from ragkit.store import ChunkFilter, Store, use_one_search_thread
 from ragkit.types import Chunk, Hit
@@ -331,16 +331,8 @@ class Retriever:
             return [_Ranked(rowid, s, s, None) for rowid, s in by_vector], exhausted
         if mode == "lexical":
             return [_Ranked(rowid, s, None, s) for rowid, s in by_words], exhausted
-        vector_scores = _first_scores(by_vector)
-        word_scores = _first_scores(by_words)
-        fused = reciprocal_rank_fusion(
-            [[rowid for rowid, _ in by_vector], [rowid for rowid, _ in by_words]]
-        )
-        ranked = [
-            _Ranked(rowid, s, vector_scores.get(rowid), word_scores.get(rowid))
-            for rowid, s in fused
-        ]
-        return ranked, exhausted
+        fused = fuse_scores(by_vector, by_words)
+        return [_Ranked(*candidate) for candidate in fused], exhausted
 
     def _search_words(
         self, query: str, depth: int, allowed: npt.NDArray[np.int64] | None
@@ -456,14 +448,6 @@ def _cache_key(text: str) -> str:
     # embedded (document prefix included); a chunk written under another key
     # is simply embedded again.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _first_scores(found: Sequence[tuple[int, float]]) -> dict[int, float]:
-    """Each rowid's score at its best (first) place in a ranking."""
-    scores: dict[int, float] = {}
-    for rowid, score in found:
-        scores.setdefault(rowid, score)
-    return scores
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float64]:

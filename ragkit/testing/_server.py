@@ -424,40 +424,34 @@ class FakeOllama:
             handler.close_connection = True
             handler.send_body(400, JSON_TYPE, dumps({"error": str(exc)}).encode())
             return
-        if not host_allowed(handler.headers.get("Host"), self._host):
-            # Ollama's guard against DNS rebinding: an empty 403, before routing.
-            self._record(handler, path, raw, 403, None)
-            self._counters.add(path, requests=1, errors=1)
-            handler.send_body(403, None, b"")
-            return
         found = self._match(path)
-        if found is None:
-            self._record(handler, path, raw, 404, None)
-            self._counters.add(path, requests=1, errors=1)
-            handler.send_body(404, "text/plain", b"404 page not found")
-            return
-        route, params = found
-        method_handler = route.methods.get(handler.command)
-        if method_handler is None:
-            self._record(handler, path, raw, 405, None)
-            self._counters.add(route.name, requests=1, errors=1)
-            handler.send_body(405, "text/plain", b"405 method not allowed")
-            return
-        fault = self._plan.choose(route.name)
+        allowed = host_allowed(handler.headers.get("Host"), self._host)
+        route = found[0] if found is not None and allowed else None
+        fault: Injected | None = None  # chosen only for a request that is served
 
         def account(status: int | None) -> None:
             # Before the reply's first byte: a client that has its answer
             # always finds its request in the log and the counters.
             self._record(handler, path, raw, status, fault)
             errors = 1 if status is None or status >= 400 else 0
-            self._counters.add(route.name, requests=1, errors=errors)
+            counter = route.name if route is not None else path
+            self._counters.add(counter, requests=1, errors=errors)
 
         handler.on_status = account
         try:
-            status = self._respond(
-                handler, route, params, path, raw, method_handler, fault
-            )
-            handler.announce(status)  # counted once even if nothing was written
+            if not allowed:
+                # Ollama's guard against DNS rebinding: an empty 403, before routing.
+                handler.send_body(403, None, b"")
+            elif route is None or found is None:
+                handler.send_body(404, "text/plain", b"404 page not found")
+            elif (method := route.methods.get(handler.command)) is None:
+                handler.send_body(405, "text/plain", b"405 method not allowed")
+            else:
+                fault = self._plan.choose(route.name)
+                status = self._respond(
+                    handler, route, found[1], path, raw, method, fault
+                )
+                handler.announce(status)  # counted once even if nothing was written
         finally:
             handler.on_status = None
 

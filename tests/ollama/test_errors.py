@@ -181,11 +181,11 @@ def test_httpx_exceptions_are_translated_with_cause(
 
 def test_connection_refused_names_the_host_and_what_to_do(recorder: Recorder) -> None:
     recorder.reply(httpx.ConnectError("[Errno 111] Connection refused"))
-    with recorder.client(host="gpu-box:7000", retries=0) as client:
+    with recorder.client(host="127.0.0.1:7000", retries=0) as client:
         with pytest.raises(OllamaConnectionError) as info:
             client.chat("m", [])
     message = str(info.value)
-    assert "http://gpu-box:7000" in message
+    assert "http://127.0.0.1:7000" in message
     assert "ollama serve" in message and "OLLAMA_HOST" in message
     assert isinstance(info.value, ConnectionError)
 
