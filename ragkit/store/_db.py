@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,8 +16,10 @@ __all__ = ["Database"]
 
 _BUSY_TIMEOUT_MS = 30_000
 
+Prepare = Callable[[sqlite3.Connection], None]
 
-def _connect(target: str) -> sqlite3.Connection:
+
+def _connect(target: str, prepare: Prepare | None) -> sqlite3.Connection:
     # Autocommit mode: every transaction below is opened explicitly, so reads
     # get one snapshot and writes one BEGIN IMMEDIATE ... COMMIT.
     db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
@@ -26,6 +28,8 @@ def _connect(target: str) -> sqlite3.Connection:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         db.create_function("regexp", 2, regexp, deterministic=True)
+        if prepare is not None:
+            prepare(db)
     except BaseException:
         db.close()
         raise
@@ -41,14 +45,16 @@ class Database:
     one database connection, so reads and writes share it under the mutex.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, prepare: Prepare | None = None) -> None:
+        """Open the writer connection; ``prepare`` runs on every new connection."""
         self.path = path
+        self._prepare = prepare
         self._mutex = threading.RLock()
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
         try:
-            self._writer = _connect(":memory:" if path is None else str(path))
+            self._writer = _connect(":memory:" if path is None else str(path), prepare)
             if path is not None:
                 self._writer.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as exc:
@@ -124,7 +130,7 @@ class Database:
                 raise StoreError("index is closed")
             if self._idle:
                 return self._idle.pop()
-        return _connect(str(self.path))
+        return _connect(str(self.path), self._prepare)
 
     def _give_back(self, db: sqlite3.Connection) -> None:
         with self._pool_lock:

@@ -114,3 +114,58 @@ def m001_initial(db: sqlite3.Connection) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration
+def m002_term_stats(db: sqlite3.Connection) -> None:
+    """Per-term counts and bounds that let lexical search skip chunks (``_bm25``).
+
+    For each term of the FTS5 index: how many chunks hold it, the most times
+    one chunk holds it and the fewest tokens in a chunk that holds it, read
+    from the index itself. The ``term_stats`` meta key says whether they
+    match the chunks: a chunk rewritten by an UPDATE (the store never does
+    one) makes it ``stale``, and lexical search then ranks every matching
+    chunk, as before.
+    """
+    db.execute(
+        """CREATE TABLE term_stats (
+            term TEXT PRIMARY KEY,
+            chunks INTEGER NOT NULL,
+            max_freq INTEGER NOT NULL,
+            min_length INTEGER NOT NULL
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE temp.m002_tokens "
+        "USING fts5vocab(main, chunks_fts, instance)"
+    )
+    # Every token of a chunk is one instance, so a chunk's instance count is
+    # the length bm25() uses; the keyed table keeps the join linear.
+    db.execute(
+        "CREATE TEMP TABLE m002_lengths (doc INTEGER PRIMARY KEY, length INTEGER)"
+    )
+    db.execute(
+        "INSERT INTO m002_lengths "
+        "SELECT doc, count(*) FROM temp.m002_tokens GROUP BY doc"
+    )
+    db.execute(
+        """INSERT INTO term_stats (term, chunks, max_freq, min_length)
+        SELECT f.term, count(*), max(f.freq), min(n.length)
+        FROM (SELECT term, doc, count(*) AS freq FROM temp.m002_tokens
+              GROUP BY term, doc) AS f
+        JOIN m002_lengths AS n ON n.doc = f.doc
+        GROUP BY f.term"""
+    )
+    db.execute("DROP TABLE temp.m002_lengths")
+    db.execute("DROP TABLE temp.m002_tokens")
+    db.execute("INSERT INTO meta (key, value) VALUES ('term_stats', 'exact')")
+    db.execute("DROP TRIGGER chunks_fts_update")
+    db.execute(
+        """CREATE TRIGGER chunks_fts_update AFTER UPDATE ON chunks BEGIN
+            INSERT INTO chunks_fts (chunks_fts, rowid, text, heading_path)
+            VALUES ('delete', old.id, old.text, old.heading_path);
+            INSERT INTO chunks_fts (rowid, text, heading_path)
+            VALUES (new.id, new.text, new.heading_path);
+            UPDATE meta SET value = 'stale' WHERE key = 'term_stats';
+        END"""
+    )

@@ -41,9 +41,11 @@ from ._ann import (
     resolve_index_type,
     write_index_file,
 )
+from ._bm25 import count_terms, prepare_connection
+from ._bm25 import search as search_bm25
 from ._db import Database
 from ._filter import ChunkFilter, compile_filter
-from ._fts import fts_query
+from ._fts import query_terms
 from ._lock import WriteLock
 from ._manifest import INDEX_TYPES, Manifest
 from ._metadata import decode_metadata, encode_metadata
@@ -253,7 +255,7 @@ class Store:
             for name in (*names, DB_FILE):
                 (root / name).unlink(missing_ok=True)
             _write_text_atomic(root / MANIFEST_FILE, manifest.to_json())
-            db = Database(root / DB_FILE)
+            db = Database(root / DB_FILE, prepare_connection)
         except OSError as exc:
             lock.release()
             raise StoreError(f"cannot write the index at {root}: {exc}") from exc
@@ -306,7 +308,7 @@ class Store:
             lock = WriteLock(root / LOCK_FILE)
             lock.acquire(wait=wait)
         try:
-            db = Database(root / DB_FILE)
+            db = Database(root / DB_FILE, prepare_connection)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -328,7 +330,7 @@ class Store:
         Returns:
             The store, open for writing; nothing is written to disk.
         """
-        db = Database(None)
+        db = Database(None, prepare_connection)
         return cls._finish_open(None, db, manifest, None, True, None, hnsw_threshold)
 
     @classmethod
@@ -566,12 +568,18 @@ class Store:
                 self._insert_vectors(db, vector_rows)
             if not prepared:
                 return []
+            searchable: list[tuple[int, str, str]] = []
             for document in prepared:
                 rowids, removed = self._insert_document(db, document)
                 all_rowids.append(rowids)
                 added.extend(rowids)
                 added_hashes.extend(document.text_hashes)
                 removed_parts.append(removed)
+                searchable.extend(
+                    (rowid, row[2], row[8])
+                    for rowid, row in zip(rowids, document.rows, strict=True)
+                )
+            self._insert_searchable(db, searchable)
             old, new = self._bump(db)
             found = self._vectors_for(db, added_hashes) if want_vectors else None
         removed_all = (
@@ -641,14 +649,18 @@ class Store:
                 (row[0], document_id, *row[1:]),
             )
             rowids.append(int(cursor.lastrowid or 0))
+        return rowids, removed
+
+    @staticmethod
+    def _insert_searchable(
+        db: sqlite3.Connection, rows: list[tuple[int, str, str]]
+    ) -> None:
+        """Add ``(rowid, text, heading_path)`` rows to the FTS index and its bounds."""
         db.executemany(
             "INSERT INTO chunks_fts (rowid, text, heading_path) VALUES (?, ?, ?)",
-            [
-                (rowid, row[2], row[8])
-                for rowid, row in zip(rowids, document.rows, strict=True)
-            ],
+            rows,
         )
-        return rowids, removed
+        count_terms(db, rows, sign=1)
 
     def delete_documents(self, paths: Iterable[str]) -> int:
         """Remove documents with their chunks; paths not in the index are ignored.
@@ -845,21 +857,14 @@ class Store:
         self._check_open()
         if k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
-        match = fts_query(query)
-        if match is None or (ids is not None and len(ids) == 0):
+        terms = query_terms(query)
+        if not terms or (ids is not None and len(ids) == 0):
             return []
-        sql = (
-            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
-            "WHERE chunks_fts MATCH ?"
-        )
-        params: list[object] = [match]
+        allowed = None
         if ids is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(np.asarray(ids, dtype=np.int64).tolist()))
-        sql += " ORDER BY score LIMIT ?"
-        params.append(k)
+            allowed = json.dumps(np.asarray(ids, dtype=np.int64).tolist())
         with self._db.read() as db:
-            return [(int(r), -float(s)) for r, s in db.execute(sql, params)]
+            return search_bm25(db, terms, k, allowed)
 
     def select_ids(self, flt: ChunkFilter) -> np.ndarray | None:
         """Return the rowids of the chunks a filter lets through.
@@ -1093,12 +1098,13 @@ class Store:
         for batch in _batches(paths):
             marks = _marks(len(batch))
             owned = f"SELECT id FROM documents WHERE path IN ({marks})"
-            removed.extend(
-                r[0]
-                for r in db.execute(
-                    f"SELECT id FROM chunks WHERE document_id IN ({owned})", batch
-                )
-            )
+            leaving = db.execute(
+                "SELECT id, text, heading_path FROM chunks "
+                f"WHERE document_id IN ({owned})",
+                batch,
+            ).fetchall()
+            removed.extend(r[0] for r in leaving)
+            count_terms(db, leaving, sign=-1)
             # Chunks go explicitly (not only by cascade) so the FTS trigger
             # sees every row it has to remove.
             db.execute(f"DELETE FROM chunks WHERE document_id IN ({owned})", batch)
