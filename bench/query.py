@@ -36,13 +36,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -218,14 +219,23 @@ def retrieval_on_store(
     qs, picked = queries(base, args.queries, args.seed)
     query_words = [content_words(words[p]) for p in picked]
     started = time.perf_counter()
-    path = workdir / f"store-{n}"
-    rowids = np.asarray(build_store(path, base, words))
-    built = time.perf_counter() - started
+    path = workdir / f"store-{n}-seed{args.seed}"
+    if (path / "meta.sqlite").exists():  # kept by an earlier --keep run
+        uri = f"file:{path / 'meta.sqlite'}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            rowids = np.asarray(
+                [r for (r,) in db.execute("SELECT id FROM chunks ORDER BY id")]
+            )
+        built_note = "reused"
+    else:
+        rowids = np.asarray(build_store(path, base, words))
+        built_note = f"built in {time.perf_counter() - started:.0f} s"
     truth = rowids[exact_top(base, qs, 10)]
     with search_threads(args.threads), Store.open(path) as store:
         kind = store.stats().index_type
         retriever = Retriever(store)
         hybrid, vector_only = SearchSettings(), SearchSettings(mode="vector")
+        lexical_only = SearchSettings(mode="lexical")
         for i in range(min(20, args.queries)):  # warm caches and the FAISS load
             retriever.search(query_words[i], qs[i], hybrid)
         h50, h99 = time_calls(
@@ -238,11 +248,17 @@ def retrieval_on_store(
             args.queries,
             args.runs,
         )
+        l50, l99 = time_calls(
+            lambda i: retriever.search(query_words[i], qs[i], lexical_only),
+            args.queries,
+            args.runs,
+        )
         found = [[r for r, _ in store.search_vectors(q, 10)] for q in qs]
     line = (
         f"retrieval {label(n):>5} chunks  index={kind:<5} hybrid p50 {h50:6.2f} ms "
         f"p99 {h99:6.2f} ms | vector p50 {v50:6.2f} ms p99 {v99:6.2f} ms | "
-        f"recall@10 {recall(found, truth):.3f} | built in {built:.0f} s"
+        f"lexical p50 {l50:6.2f} ms p99 {l99:6.2f} ms | "
+        f"recall@10 {recall(found, truth):.3f} | {built_note}"
     )
     emit(report, line)
     return path
@@ -425,6 +441,17 @@ def main() -> None:
         "(about 15 more minutes and 5 GB of disk)",
     )
     parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the stores in this folder and reuse the ones already there "
+        "(the 1M store takes 15+ minutes to build)",
+    )
+    parser.add_argument(
+        "--skip-faiss",
+        action="store_true",
+        help="at 1M, skip the FAISS-only figures (index types, memory, sweep)",
+    )
+    parser.add_argument(
         "--ef-sweep",
         type=lambda text: [int(x) for x in text.split(",") if x.strip()],
         default=[],
@@ -444,12 +471,15 @@ def main() -> None:
         f"{sys.version.split()[0]}, faiss {faiss.__version__}, dimension {DIM}"
     ]
     with tempfile.TemporaryDirectory(prefix="ragkit-bench-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
             if n >= 1_000_000:
-                retrieval_on_faiss(n, args, report)
+                if not args.skip_faiss:
+                    retrieval_on_faiss(n, args, report)
                 if not args.store_1m:
                     continue
-            path = retrieval_on_store(n, args, Path(tmp), report)
+            path = retrieval_on_store(n, args, workdir, report)
             if n == 100_000:
                 answer_overhead(path, args, report)
     if not args.no_write:
