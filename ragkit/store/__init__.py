@@ -3,7 +3,8 @@
 ::
 
     <index>/
-        meta.sqlite     documents, chunks, the vector cache, FTS5 (the truth)
+        meta.sqlite     documents, chunks, the vector cache, FTS5 and its term
+                        stats (the truth)
         vectors.faiss   FAISS index stamped with the generation it reflects
         manifest.json   embedding model, dimension, prefixes, chunking, index type
         lock            held by the one writer (fcntl.flock), holds its pid

@@ -11,7 +11,10 @@ Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = []
 """Applied in order; migration ``n`` (1-based) leaves ``user_version = n``.
-Never edit or reorder one that has shipped: append a new one."""
+Never edit or reorder one that has shipped: append a new one. A store opened
+read-only reads an older schema as it is, so a migration must only add what
+readers can do without; one that changes existing tables must also make
+readers refuse the schemas before it."""
 
 
 def migration(fn: Migration) -> Migration:

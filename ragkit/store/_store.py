@@ -359,12 +359,10 @@ class Store:
                     raise IndexNotFoundError(
                         f"no index at {root}; run `ragkit index <folder>` first"
                     )
-                if version < len(MIGRATIONS):
-                    if not writable:
-                        raise StoreError(
-                            f"the index at {root} uses an older database schema; run "
-                            "`ragkit index <folder>` once to upgrade it"
-                        )
+                # A reader takes an older schema as it is: migration 2 only
+                # added term_stats, which lexical search does without (see
+                # _migrations). A writer upgrades it.
+                if version < len(MIGRATIONS) and writable:
                     migrate(conn)
         except BaseException:
             db.close()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from store_helpers import add_document
 
-from ragkit.errors import StoreError
 from ragkit.store import Manifest, Store
 from ragkit.store import _bm25 as bm25
 from ragkit.store._fts import any_of, query_terms
@@ -198,9 +197,14 @@ def test_upgrading_an_index_fills_term_stats(
     with Store.create(index_dir, manifest) as store:
         fill(store, seed=9)
     expected = term_stats(index_dir)
+    with Store.open(index_dir) as store:
+        hits = store.search_lexical("index vector", 20)
     downgrade_to_schema_1(index_dir)
-    with pytest.raises(StoreError, match="older database schema"):
-        Store.open(index_dir)
+    # A reader takes the old schema as it is and ranks every chunk.
+    with Store.open(index_dir) as store:
+        assert store.search_lexical("index vector", 20) == hits
+        with store._db.read() as db:
+            assert not bm25.term_stats_usable(db)
     with Store.open(index_dir, writable=True):
         pass
     assert term_stats(index_dir) == expected
