@@ -147,7 +147,10 @@ def search(
     Returns:
         ``(rowid, score)`` pairs, the score higher-is-better; ties by rowid.
     """
-    bounds = _single_term_bounds(db, terms)
+    # A filter's id list is parsed by every query that uses it, and the chunks
+    # it lets through are fewer: one plain query is faster then (at 100k
+    # chunks, a 1% filter 1.9 ms against 4.4 ms pruned, 50% 17 against 61 ms).
+    bounds = _single_term_bounds(db, terms) if allowed is None else None
     if bounds is None:
         return _ranked(db, any_of(terms), k, allowed)
     best: dict[int, float] = {}
@@ -166,7 +169,10 @@ def _ranked(
     sql = f"SELECT rowid, {BM25} AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
     params: list[object] = [match]
     if allowed is not None:
-        sql += " AND rowid IN (SELECT value FROM json_each(?))"
+        # The unary plus keeps SQLite from handing the IN list to FTS5 as
+        # rowid lookups, which ran the whole match once per allowed id: 1.2 s
+        # for a filter of 10,000 ids at 100k chunks, 4 ms as a plain filter.
+        sql += " AND +rowid IN (SELECT value FROM json_each(?))"
         params.append(allowed)
     sql += " ORDER BY score, rowid LIMIT ?"
     params.append(k)
