@@ -236,39 +236,32 @@ def retrieval_on_store(
     with search_threads(args.threads), Store.open(path) as store:
         kind = store.stats().index_type
         retriever = Retriever(store)
-        hybrid, vector_only = SearchSettings(), SearchSettings(mode="vector")
-        lexical_only = SearchSettings(mode="lexical")
-        # A tenth of the documents (names ending in 0), as a path filter.
-        filtered = SearchSettings(paths=("docs/d*0.md",))
+        modes = {
+            "hybrid": SearchSettings(),
+            "vector": SearchSettings(mode="vector"),
+            "lexical": SearchSettings(mode="lexical"),
+            # A tenth of the documents (names ending in 0), as a path filter.
+            "hybrid, 10% path filter": SearchSettings(paths=("docs/d*0.md",)),
+        }
         for i in range(min(20, args.queries)):  # warm caches and the FAISS load
-            retriever.search(query_words[i], qs[i], hybrid)
-        h50, h99 = time_calls(
-            lambda i: retriever.search(query_words[i], qs[i], hybrid),
-            args.queries,
-            args.runs,
-        )
-        v50, v99 = time_calls(
-            lambda i: retriever.search(query_words[i], qs[i], vector_only),
-            args.queries,
-            args.runs,
-        )
-        l50, l99 = time_calls(
-            lambda i: retriever.search(query_words[i], qs[i], lexical_only),
-            args.queries,
-            args.runs,
-        )
-        f50, f99 = time_calls(
-            lambda i: retriever.search(query_words[i], qs[i], filtered),
-            args.queries,
-            args.runs,
-        )
+            retriever.search(query_words[i], qs[i], modes["hybrid"])
+
+        def timed(settings: SearchSettings) -> tuple[float, float]:
+            return time_calls(
+                lambda i: retriever.search(query_words[i], qs[i], settings),
+                args.queries,
+                args.runs,
+            )
+
+        figures = []
+        for name, settings in modes.items():
+            p50, p99 = timed(settings)
+            figures.append(f"{name} p50 {p50:6.2f} ms p99 {p99:6.2f} ms")
         found = [[r for r, _ in store.search_vectors(q, 10)] for q in qs]
     line = (
-        f"retrieval {label(n):>5} chunks  index={kind:<5} hybrid p50 {h50:6.2f} ms "
-        f"p99 {h99:6.2f} ms | vector p50 {v50:6.2f} ms p99 {v99:6.2f} ms | "
-        f"lexical p50 {l50:6.2f} ms p99 {l99:6.2f} ms | "
-        f"hybrid, 10% path filter p50 {f50:6.2f} ms p99 {f99:6.2f} ms | "
-        f"recall@10 {recall(found, truth):.3f} | {built_note}"
+        f"retrieval {label(n):>5} chunks  index={kind:<5} "
+        + " | ".join(figures)
+        + f" | recall@10 {recall(found, truth):.3f} | {built_note}"
     )
     emit(report, line)
     return path
