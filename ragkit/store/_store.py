@@ -858,9 +858,7 @@ class Store:
         terms = query_terms(query)
         if not terms or (ids is not None and len(ids) == 0):
             return []
-        allowed = None
-        if ids is not None:
-            allowed = json.dumps(np.asarray(ids, dtype=np.int64).tolist())
+        allowed = None if ids is None else np.unique(np.asarray(ids, dtype=np.int64))
         with self._db.read() as db:
             return search_bm25(db, terms, k, allowed)
 

@@ -87,9 +87,17 @@ def prune_always(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
+@pytest.mark.parametrize("filter_in_sql", [True, False])
 def test_pruned_ranking_is_the_full_ranking(
-    store: Store, index_dir: Path, prune_always: list[str]
+    store: Store,
+    index_dir: Path,
+    prune_always: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    filter_in_sql: bool,
 ) -> None:
+    # A filter is applied in SQL, or to a deeper unfiltered ranking when it
+    # allows many chunks: both must give the filtered ranking.
+    monkeypatch.setattr(bm25, "SQL_FILTER_MAX_IDS", 10**9 if filter_in_sql else 0)
     fill(store, seed=1)
     rng = np.random.default_rng(5)
     everything = np.asarray(sorted(c for c, _ in store.search_lexical("index", 10_000)))
@@ -106,9 +114,9 @@ def test_pruned_ranking_is_the_full_ranking(
         ), query
     singles = [m for m in prune_always if m.startswith('"') and " NOT (" in m]
     pruned_runs = [m for m in prune_always if " AND (" in m]
-    # Both halves of the method ran: the two-or-more ranking every time, and
-    # one-word chunks read for some words but skipped for others.
-    assert len(pruned_runs) > 100
+    # Both halves of the method ran: the two-or-more ranking for most
+    # queries, and one-word chunks read for some words but skipped for others.
+    assert len(pruned_runs) > 80
     assert 0 < len(singles) < sum(len(query_terms(q)) for q in queries(2, 150))
 
 
@@ -227,6 +235,33 @@ def test_chunks_rewritten_behind_the_store_turn_pruning_off(
     assert hits == every_chunk_ranked(index_dir, "edge node", 5)
     assert target in [r for r, _ in hits]
     assert prune_always == [any_of(["edge", "node"])]  # ranked plainly
+
+
+def test_a_large_filter_ranks_deeper_until_enough_chunks_pass(
+    store: Store, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(store, seed=11)
+    monkeypatch.setattr(bm25, "SQL_FILTER_MAX_IDS", 0)
+    depths: list[int] = []
+    unfiltered = bm25._unfiltered
+
+    def spy(
+        db: sqlite3.Connection, terms: list[str], k: int
+    ) -> list[tuple[int, float]]:
+        depths.append(k)
+        return unfiltered(db, terms, k)
+
+    monkeypatch.setattr(bm25, "_unfiltered", spy)
+    ranked = every_chunk_ranked(index_dir, "index vector", 10_000)
+    with sqlite3.connect(index_dir / "meta.sqlite") as db:
+        every_id = {r for (r,) in db.execute("SELECT id FROM chunks")}
+    # Most chunks may pass, but none of the best 80% of the ranking: the
+    # first depth tried holds none of them, so the search has to go deeper.
+    barred = {r for r, _ in ranked[: len(ranked) * 4 // 5]}
+    allowed = np.asarray(sorted(every_id - barred), dtype=np.int64)
+    hits = store.search_lexical("index vector", 3, ids=allowed)
+    assert hits == every_chunk_ranked(index_dir, "index vector", 3, allowed)
+    assert len(hits) == 3 and len(depths) > 1 and depths == sorted(depths)
 
 
 @pytest.mark.parametrize(
