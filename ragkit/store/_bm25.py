@@ -155,19 +155,21 @@ def search(
     Returns:
         ``(rowid, score)`` pairs, the score higher-is-better; ties by rowid.
     """
-    if allowed is None:
-        return _unfiltered(db, terms, k)
-    if len(allowed) <= SQL_FILTER_MAX_IDS:
+    if allowed is not None and len(allowed) <= SQL_FILTER_MAX_IDS:
         # One plain query: pruning would have every query it runs parse the
         # id list (at 100k chunks, a 1% filter 1.9 ms against 4.4 ms pruned).
         listed = json.dumps(allowed.tolist())
         return _ranked(db, any_of(terms), k, listed)
+    bounds = _single_term_bounds(db, terms)
+    if allowed is None:
+        return _unfiltered(db, terms, k, bounds)
     # The allowed chunks in the full ranking's order are the filtered
     # ranking, so rank deeper until k of them turn up (or the matches end).
-    share = len(allowed) / max(1, _totals_or_zero(db))
+    totals = _totals(db)
+    share = len(allowed) / max(1, totals.rows if totals is not None else 0)
     depth = max(k, int(k / max(share, 1e-9) * 1.5))
     while True:
-        ranked = _unfiltered(db, terms, depth)
+        ranked = _unfiltered(db, terms, depth, bounds)
         rowids = np.fromiter((r for r, _ in ranked), dtype=np.int64, count=len(ranked))
         member = _members(rowids, allowed)
         kept = [hit for hit, ok in zip(ranked, member, strict=True) if ok]
@@ -177,9 +179,9 @@ def search(
 
 
 def _unfiltered(
-    db: sqlite3.Connection, terms: Sequence[str], k: int
+    db: sqlite3.Connection, terms: Sequence[str], k: int, bounds: list[float] | None
 ) -> list[tuple[int, float]]:
-    bounds = _single_term_bounds(db, terms)
+    """Rank every chunk, pruned by ``bounds`` (see :func:`_single_term_bounds`)."""
     if bounds is None:
         return _ranked(db, any_of(terms), k, None)
     best: dict[int, float] = {}
@@ -198,11 +200,6 @@ def _members(
     """For each rowid, whether the sorted array ``allowed`` holds it."""
     at = np.searchsorted(allowed, rowids).clip(max=len(allowed) - 1)
     return np.asarray(allowed[at] == rowids)
-
-
-def _totals_or_zero(db: sqlite3.Connection) -> int:
-    totals = _totals(db)
-    return totals.rows if totals is not None else 0
 
 
 def _ranked(

@@ -9,7 +9,6 @@ __all__ = [
     "MAX_TERMS",
     "any_of",
     "first_of_several",
-    "fts_query",
     "only_one_of",
     "query_terms",
 ]
@@ -38,34 +37,15 @@ def query_terms(text: str) -> list[str]:
     return list(seen.values())
 
 
-def fts_query(text: str) -> str | None:
-    """Build an FTS5 query matching any of the words in ``text``.
-
-    Every term is quoted, so FTS5 operators typed by the user (``AND``,
-    ``NOT``, ``*``, ``-``, ``^``, parentheses, column filters) are searched
-    as words instead of being obeyed. Terms combine with OR and BM25 ranks
-    chunks that hold more of them, and rarer ones, higher.
-
-    Args:
-        text: The query as the user typed it.
-
-    Returns:
-        The FTS5 query, or None when ``text`` holds no searchable word.
-
-    >>> fts_query('C++ "AND" (tests)*')
-    '"C" OR "AND" OR "tests"'
-    >>> fts_query("?!") is None
-    True
-    """
-    terms = query_terms(text)
-    return any_of(terms) if terms else None
-
-
 def any_of(terms: Sequence[str]) -> str:
     """Chunks holding any of ``terms`` (words from :func:`query_terms`).
 
-    >>> any_of(["a", "b"])
-    '"a" OR "b"'
+    Every term is quoted, so FTS5 operators typed by the user (``AND``,
+    ``NOT``, ``*``, ``-``, ``^``, parentheses, column filters) are searched
+    as words instead of being obeyed.
+
+    >>> any_of(query_terms('C++ "AND" (tests)*'))
+    '"C" OR "AND" OR "tests"'
     """
     return " OR ".join(_quoted(terms))
 

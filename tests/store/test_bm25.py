@@ -246,10 +246,13 @@ def test_a_large_filter_ranks_deeper_until_enough_chunks_pass(
     unfiltered = bm25._unfiltered
 
     def spy(
-        db: sqlite3.Connection, terms: list[str], k: int
+        db: sqlite3.Connection,
+        terms: list[str],
+        k: int,
+        bounds: list[float] | None,
     ) -> list[tuple[int, float]]:
         depths.append(k)
-        return unfiltered(db, terms, k)
+        return unfiltered(db, terms, k, bounds)
 
     monkeypatch.setattr(bm25, "_unfiltered", spy)
     ranked = every_chunk_ranked(index_dir, "index vector", 10_000)
